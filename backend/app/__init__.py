@@ -1,0 +1,47 @@
+"""The Zero Trust AI platform's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import INSTANCE_DIR, REPO_ROOT, load_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` defaults to ``load_config()`` (environment + .env).
+
+    Wiring only: settings, extensions, blueprints, error handlers, CLI, logging.
+    """
+    from app import models  # noqa: F401  (registers every table on the metadata)
+    from app.api import register_blueprints
+    from app.cli import register_cli
+    from app.errors import register_error_handlers
+    from app.extensions import db, migrate
+
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(load_config() if config is None else config)
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+
+    register_error_handlers(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, app.config["LOG_LEVEL"])
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+    app.logger.setLevel(level)

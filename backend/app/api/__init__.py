@@ -1,0 +1,16 @@
+"""REST blueprints: parse HTTP, call a service, shape JSON."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api.admin_users import bp as admin_users_bp
+    from app.api.auth import bp as auth_bp
+    from app.api.health import bp as health_bp
+    from app.api.openapi import bp as openapi_bp
+    from app.api.sessions import bp as sessions_bp
+
+    for blueprint in (health_bp, auth_bp, sessions_bp, admin_users_bp, openapi_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,95 @@
+"""Login, token refresh, logout and the current principal."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.api.auth_guard import client_ip, current_principal, login_required
+from app.api.docs import describe
+from app.api.serializers import session_json, user_json
+from app.api.validation import parse_json
+from app.schemas.auth import LoginRequest, RefreshRequest
+from app.services import auth_service
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+
+def _user_agent() -> str | None:
+    agent = request.headers.get("User-Agent")
+    return agent[:512] if agent else None
+
+
+@bp.post("/login")
+@describe(
+    "Sign in; creates a login session and returns access and refresh tokens",
+    tag="auth",
+    request=LoginRequest,
+    responses={
+        200: "Signed in",
+        400: "Invalid body",
+        401: "Invalid credentials",
+        403: "Account disabled",
+        429: "Locked after repeated failures (Retry-After)",
+    },
+)
+def login() -> Response:
+    body = parse_json(LoginRequest)
+    result = auth_service.login(
+        body.username,
+        body.password,
+        ip_address=client_ip(),
+        user_agent=_user_agent(),
+        device_fingerprint=body.device_fingerprint,
+    )
+    return jsonify(
+        {
+            "access_token": result.access_token,
+            "refresh_token": result.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": auth_service.access_token_lifetime(),
+            "session_id": str(result.session.id),
+            "user": user_json(result.user),
+        }
+    )
+
+
+@bp.post("/refresh")
+@describe(
+    "Exchange a refresh token for a new access token and a new refresh token (rotation)",
+    tag="auth",
+    request=RefreshRequest,
+    responses={200: "New tokens", 401: "Invalid, expired, revoked or reused refresh token"},
+)
+def refresh() -> Response:
+    body = parse_json(RefreshRequest)
+    access, new_refresh = auth_service.refresh(body.refresh_token, client_ip())
+    return jsonify(
+        {
+            "access_token": access,
+            "refresh_token": new_refresh,
+            "token_type": "Bearer",
+            "expires_in": auth_service.access_token_lifetime(),
+        }
+    )
+
+
+@bp.post("/logout")
+@login_required
+@describe(
+    "End the current session; all of its tokens stop working",
+    tag="auth",
+    responses={200: "Signed out", 401: "Not authenticated"},
+)
+def logout() -> Response:
+    auth_service.logout(current_principal(), client_ip())
+    return jsonify({"status": "logged_out"})
+
+
+@bp.get("/me")
+@login_required
+@describe(
+    "The signed-in user and current session", tag="auth", responses={200: "OK", 401: "No"}
+)
+def me() -> Response:
+    principal = current_principal()
+    return jsonify({"user": user_json(principal.user), "session": session_json(principal.session)})

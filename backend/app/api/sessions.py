@@ -1,0 +1,59 @@
+"""Login sessions: list (own; admins all) and terminate."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, jsonify
+
+from app.api.auth_guard import client_ip, current_principal, login_required
+from app.api.docs import describe
+from app.api.serializers import page_json, session_json
+from app.api.validation import parse_query
+from app.schemas.sessions import SessionListQuery
+from app.services import session_service
+
+bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
+
+
+@bp.get("")
+@login_required
+@describe(
+    "List sessions: your own; admins see all and may filter by user_id and status",
+    tag="sessions",
+    query=SessionListQuery,
+    responses={200: "A page of sessions", 403: "Filtering on another user (non-admin)"},
+)
+def list_sessions() -> Response:
+    query = parse_query(SessionListQuery)
+    rows, total = session_service.list_sessions(
+        current_principal().user,
+        session_service.SessionFilter(
+            user_id=query.user_id, status=query.status, limit=query.limit, offset=query.offset
+        ),
+    )
+    return jsonify(page_json([session_json(s) for s in rows], total, query.limit, query.offset))
+
+
+@bp.get("/<uuid:session_id>")
+@login_required
+@describe(
+    "One session (owner or admin)", tag="sessions", responses={200: "OK", 403: "No", 404: "No"}
+)
+def get_session(session_id: uuid.UUID) -> Response:
+    session = session_service.get_session_for(current_principal().user, session_id)
+    return jsonify(session_json(session))
+
+
+@bp.delete("/<uuid:session_id>")
+@login_required
+@describe(
+    "Terminate a session (owner or admin); its tokens are refused from the next request",
+    tag="sessions",
+    responses={200: "Terminated (or already ended)", 403: "Not yours", 404: "Unknown session"},
+)
+def terminate_session(session_id: uuid.UUID) -> Response:
+    actor = current_principal().user
+    reason = "terminated_by_user" if not actor.is_admin else "terminated_by_admin"
+    session = session_service.terminate_session(actor, session_id, reason, client_ip())
+    return jsonify(session_json(session))

@@ -1,0 +1,1 @@
+"""Request and event payload schemas: validation at the edge."""

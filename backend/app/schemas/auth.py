@@ -1,0 +1,19 @@
+"""Payloads of the authentication endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from app.schemas.common import Password, StrictModel, Username
+
+
+class LoginRequest(StrictModel):
+    username: Username
+    password: Password
+    device_fingerprint: Annotated[str, Field(min_length=8, max_length=128)] | None = None
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]

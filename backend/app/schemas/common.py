@@ -1,0 +1,32 @@
+"""Shared pieces of the request schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=3, max_length=64, pattern=r"^[a-z0-9_.@-]+$"
+    ),
+]
+Password = Annotated[str, Field(min_length=1, max_length=256)]
+NewPassword = Annotated[str, Field(min_length=8, max_length=256)]
+Role = Annotated[str, Field(pattern=r"^(user|admin)$")]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are refused and types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Page(StrictModel):
+    """Query-string paging; query values arrive as text, so this model coerces."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=1_000_000)

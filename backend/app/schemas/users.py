@@ -1,0 +1,36 @@
+"""Payloads of the admin user-management endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, model_validator
+
+from app.schemas.common import NewPassword, Page, Role, StrictModel, Username
+
+
+class CreateUserRequest(StrictModel):
+    username: Username
+    password: NewPassword
+    role: Role = "user"
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
+class UpdateUserRequest(StrictModel):
+    role: Role | None = None
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateUserRequest:
+        if self.role is None and self.is_active is None:
+            raise ValueError("give role and/or is_active")
+        return self
+
+
+class UserListQuery(Page):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    role: Role | None = None
+    is_active: bool | None = None
+
+

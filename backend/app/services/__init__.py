@@ -1,0 +1,1 @@
+"""Domain logic. Services own validation, authorization and transactions."""

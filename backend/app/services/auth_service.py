@@ -1,0 +1,225 @@
+"""Login, lockout, token refresh with rotation, logout, and request authentication."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.database import utcnow
+from app.errors import Forbidden, RateLimited, Unauthorized
+from app.extensions import db
+from app.models import Device, LoginAttempt, User, UserSession
+from app.services import tokens
+from app.services.audit.events import record_event
+from app.services.passwords import verify_password
+from app.services.session_service import end_session, is_idle_expired
+
+FAILURE_REASONS = ("unknown_user", "bad_password", "disabled")
+# Touch last_seen_at at most this often, so authenticated reads do not all write.
+_LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    session: UserSession
+    access_token: str
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session: UserSession
+
+
+def _failures_since(column: Any, value: str, since: datetime) -> list[datetime]:
+    return list(
+        db.session.scalars(
+            sa.select(LoginAttempt.created_at)
+            .where(
+                column == value,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.reason.in_(FAILURE_REASONS),
+                LoginAttempt.created_at >= since,
+            )
+            .order_by(LoginAttempt.created_at.desc())
+        )
+    )
+
+
+def _lockout_retry_after(username: str, ip_address: str) -> int | None:
+    """Seconds until a locked username or IP may try again, or None if not locked."""
+    cfg = current_app.config
+    window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
+    now = utcnow()
+    since = now - window
+    last_success = db.session.scalar(
+        sa.select(sa.func.max(LoginAttempt.created_at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(True)
+        )
+    )
+    user_since = max(since, last_success) if last_success else since
+    waits = []
+    for column, value, limit, start in (
+        (LoginAttempt.username, username, cfg["LOGIN_MAX_FAILURES_PER_USER"], user_since),
+        (LoginAttempt.ip_address, ip_address, cfg["LOGIN_MAX_FAILURES_PER_IP"], since),
+    ):
+        failures = _failures_since(column, value, start)
+        if len(failures) >= limit:
+            # Locked until the limit-th most recent failure leaves the window.
+            unlock_at = failures[limit - 1] + window
+            waits.append(max(1, math.ceil((unlock_at - now).total_seconds())))
+    return max(waits) if waits else None
+
+
+def _record_attempt(
+    username: str, user: User | None, ip_address: str, success: bool, reason: str
+) -> None:
+    db.session.add(
+        LoginAttempt(
+            username=username,
+            user_id=user.id if user else None,
+            ip_address=ip_address,
+            success=success,
+            reason=reason,
+        )
+    )
+    record_event(
+        "login_succeeded" if success else ("login_locked" if reason == "locked" else "login_failed"),
+        actor_user_id=user.id if user else None,
+        subject_type="user",
+        subject_id=username,
+        ip_address=ip_address,
+        payload={"reason": reason},
+    )
+
+
+def _device_for(user: User, fingerprint: str | None, user_agent: str | None) -> Device | None:
+    if not fingerprint:
+        return None
+    device = db.session.scalar(
+        sa.select(Device).where(Device.user_id == user.id, Device.fingerprint == fingerprint)
+    )
+    now = utcnow()
+    if device is None:
+        device = Device(user_id=user.id, fingerprint=fingerprint, user_agent=user_agent)
+        db.session.add(device)
+    device.last_seen_at = now
+    return device
+
+
+def login(
+    username: str,
+    password: str,
+    *,
+    ip_address: str,
+    user_agent: str | None,
+    device_fingerprint: str | None = None,
+) -> LoginResult:
+    retry_after = _lockout_retry_after(username, ip_address)
+    if retry_after is not None:
+        _record_attempt(username, None, ip_address, False, "locked")
+        db.session.commit()
+        raise RateLimited(
+            "Too many failed logins. Try again later.",
+            code="login_locked",
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if not verify_password(user.password_hash if user else None, password):
+        _record_attempt(username, user, ip_address, False, "unknown_user" if user is None else "bad_password")
+        db.session.commit()
+        raise Unauthorized("Invalid username or password.", code="invalid_credentials")
+    assert user is not None
+    if not user.is_active:
+        _record_attempt(username, user, ip_address, False, "disabled")
+        db.session.commit()
+        raise Forbidden("This account is disabled.", code="account_disabled")
+
+    device = _device_for(user, device_fingerprint, user_agent)
+    session = UserSession(
+        user_id=user.id,
+        device=device,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        status="active",
+    )
+    db.session.add(session)
+    db.session.flush()
+    access = tokens.issue_access_token(user.id, session.id)
+    refresh, refresh_jti = tokens.issue_refresh_token(user.id, session.id)
+    session.refresh_jti = refresh_jti
+    user.last_login_at = utcnow()
+    _record_attempt(username, user, ip_address, True, "ok")
+    db.session.commit()
+    return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
+
+
+def _active_session(claims: tokens.TokenClaims) -> UserSession:
+    session = db.session.get(UserSession, claims.session_id)
+    if session is None or session.user_id != claims.user_id:
+        raise Unauthorized("Token is invalid.", code="invalid_token")
+    if not session.is_active:
+        raise Unauthorized("This session has ended.", code="session_ended")
+    if not session.user.is_active:
+        raise Unauthorized("This account is disabled.", code="account_disabled")
+    now = utcnow()
+    if is_idle_expired(session, current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"], now):
+        end_session(session, status="expired", reason="idle_timeout", actor_id=None)
+        db.session.commit()
+        raise Unauthorized("This session has expired.", code="session_ended")
+    if now - session.last_seen_at > _LAST_SEEN_RESOLUTION:
+        session.last_seen_at = now
+        db.session.commit()
+    return session
+
+
+def authenticate(access_token: str) -> Principal:
+    """The user and session behind an access token; Unauthorized if revoked or expired."""
+    claims = tokens.decode_token(access_token, tokens.ACCESS)
+    session = _active_session(claims)
+    return Principal(user=session.user, session=session)
+
+
+def refresh(refresh_token: str, ip_address: str) -> tuple[str, str]:
+    """Rotate: a new access and refresh token; a reused refresh token ends the session."""
+    claims = tokens.decode_token(refresh_token, tokens.REFRESH)
+    session = _active_session(claims)
+    if session.refresh_jti != claims.jti:
+        end_session(
+            session,
+            status="terminated",
+            reason="refresh_token_reuse",
+            actor_id=None,
+            ip_address=ip_address,
+        )
+        db.session.commit()
+        raise Unauthorized("Refresh token was already used; session ended.", code="token_reused")
+    access = tokens.issue_access_token(session.user_id, session.id)
+    new_refresh, jti = tokens.issue_refresh_token(session.user_id, session.id)
+    session.refresh_jti = jti
+    db.session.commit()
+    return access, new_refresh
+
+
+def logout(principal: Principal, ip_address: str) -> None:
+    end_session(
+        principal.session,
+        status="terminated",
+        reason="logout",
+        actor_id=principal.user.id,
+        ip_address=ip_address,
+    )
+    db.session.commit()
+
+
+def access_token_lifetime() -> int:
+    return int(current_app.config["JWT_ACCESS_TOKEN_SECONDS"])

@@ -1,0 +1,83 @@
+"""Standalone mode: the whole platform on one machine with no external service.
+
+The web process serves an in-process Redis stand-in (fakeredis's TCP server on a free
+loopback port) that every client of this process, and any child process, uses as cache,
+broker, result backend and Socket.IO queue, exactly as it would use a real Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from fakeredis import TcpFakeServer
+from flask import Flask
+from flask_migrate import upgrade
+
+from app.config import INSTANCE_DIR
+from app.extensions import db
+from app.models import User
+from app.services.user_service import create_user
+
+BANNER = """\
+==============================================================================
+ Zero Trust AI platform - STANDALONE MODE (single machine, for trying it out)
+ Database: {database}
+ Redis:    in-process stand-in at {redis_url} (data lives as long as this process)
+ For real services (PostgreSQL, Redis, RabbitMQ) run `python run.py` with the
+ settings of .env.example; see README "Services mode".
+=============================================================================="""
+
+
+@dataclass
+class EmbeddedRedis:
+    server: TcpFakeServer
+    url: str
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_embedded_redis() -> EmbeddedRedis:
+    server = TcpFakeServer(("127.0.0.1", _free_port()))
+    thread = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    return EmbeddedRedis(server=server, url=f"redis://{host!s}:{port}")
+
+
+def standalone_settings(redis_url: str) -> dict[str, Any]:
+    """Settings that point every Redis user of the platform at the embedded server."""
+    return {
+        "APP_MODE": "standalone",
+        "REDIS_URL": f"{redis_url}/0",
+        "CELERY_BROKER_URL": f"{redis_url}/2",
+        "CELERY_RESULT_BACKEND": f"{redis_url}/1",
+        "SOCKETIO_MESSAGE_QUEUE": f"{redis_url}/3",
+    }
+
+
+def prepare(app: Flask) -> str | None:
+    """Migrate the SQLite database and create the first admin if there is none.
+
+    Returns the new admin's one-time password, or None when an admin already exists.
+    """
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    with app.app_context():
+        upgrade()
+        if db.session.scalar(sa.select(User.id).where(User.role == "admin").limit(1)):
+            return None
+        password = secrets.token_urlsafe(16)
+        create_user(app.config["STANDALONE_ADMIN_USERNAME"], password, role="admin")
+        return password
