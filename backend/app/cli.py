@@ -27,9 +27,7 @@ def _create(role: str, username: str | None, password_stdin: bool, email: str | 
         username = click.prompt("Username")
     password = _read_password(password_stdin)
     try:
-        user = user_service.create_user(
-            username.strip().lower(), password, role=role, email=email
-        )
+        user = user_service.create_user(username.strip().lower(), password, role=role, email=email)
     except (AppError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {role} {user.username!r} (id {user.id})")

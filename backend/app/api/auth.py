@@ -87,9 +87,7 @@ def logout() -> Response:
 
 @bp.get("/me")
 @login_required
-@describe(
-    "The signed-in user and current session", tag="auth", responses={200: "OK", 401: "No"}
-)
+@describe("The signed-in user and current session", tag="auth", responses={200: "OK", 401: "No"})
 def me() -> Response:
     principal = current_principal()
     return jsonify({"user": user_json(principal.user), "session": session_json(principal.session)})

@@ -115,7 +115,9 @@ def undocumented_routes(app: Flask) -> list[str]:
     """Routes under /api whose view has no @describe."""
     missing = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api") and not hasattr(app.view_functions[rule.endpoint], "openapi"):
+        if rule.rule.startswith("/api") and not hasattr(
+            app.view_functions[rule.endpoint], "openapi"
+        ):
             missing.append(rule.rule)
     return missing
 

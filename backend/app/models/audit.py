@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
 from app.database import BigIntKey, CreatedAtMixin, JSONDocument, enum_check
+from app.extensions import db
 
 BATCH_STATUSES = ("pending", "anchored", "failed")
 

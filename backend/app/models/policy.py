@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
 from app.database import BigIntKey, CreatedAtMixin, JSONDocument, enum_check, utcnow
+from app.extensions import db
 
 DECISIONS = ("allow", "step_up", "deny", "terminate")
 
@@ -24,7 +24,9 @@ class Policy(CreatedAtMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     current_version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     versions: Mapped[list[PolicyVersion]] = relationship(
         back_populates="policy", order_by="PolicyVersion.version"
@@ -40,7 +42,9 @@ class PolicyVersion(CreatedAtMixin, db.Model):
     version: Mapped[int]
     rules: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     comment: Mapped[str] = mapped_column(sa.Text, default="")
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     policy: Mapped[Policy] = relationship(back_populates="versions")
 

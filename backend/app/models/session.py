@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
 from app.database import CreatedAtMixin, enum_check, utcnow
+from app.extensions import db
 from app.models.user import Device, User
 
 SESSION_STATUSES = ("active", "terminated", "expired")

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
 from app.database import CreatedAtMixin, JSONDocument, enum_check
+from app.extensions import db
 
 AUDIENCES = ("user", "admin")
 HEALTH_STATUSES = ("ok", "degraded", "down")

@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
 from app.database import BigIntKey, CreatedAtMixin, enum_check, utcnow
+from app.extensions import db
 
 ROLES = ("user", "admin")
 

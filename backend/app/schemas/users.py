@@ -13,7 +13,9 @@ class CreateUserRequest(StrictModel):
     username: Username
     password: NewPassword
     role: Role = "user"
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
 
 
 class UpdateUserRequest(StrictModel):
@@ -32,5 +34,3 @@ class UserListQuery(Page):
 
     role: Role | None = None
     is_active: bool | None = None
-
-

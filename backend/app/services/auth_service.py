@@ -91,7 +91,9 @@ def _record_attempt(
         )
     )
     record_event(
-        "login_succeeded" if success else ("login_locked" if reason == "locked" else "login_failed"),
+        "login_succeeded"
+        if success
+        else ("login_locked" if reason == "locked" else "login_failed"),
         actor_user_id=user.id if user else None,
         subject_type="user",
         subject_id=username,
@@ -135,7 +137,9 @@ def login(
 
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password):
-        _record_attempt(username, user, ip_address, False, "unknown_user" if user is None else "bad_password")
+        _record_attempt(
+            username, user, ip_address, False, "unknown_user" if user is None else "bad_password"
+        )
         db.session.commit()
         raise Unauthorized("Invalid username or password.", code="invalid_credentials")
     assert user is not None

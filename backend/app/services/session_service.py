@@ -102,9 +102,7 @@ def is_idle_expired(session: UserSession, idle_timeout: int, now: datetime) -> b
 def terminate_user_sessions(user_id: int, reason: str, actor_id: int | None) -> int:
     """End every active session of a user (the caller commits). Returns how many."""
     sessions = db.session.scalars(
-        sa.select(UserSession).where(
-            UserSession.user_id == user_id, UserSession.status == "active"
-        )
+        sa.select(UserSession).where(UserSession.user_id == user_id, UserSession.status == "active")
     ).all()
     for session in sessions:
         end_session(session, status="terminated", reason=reason, actor_id=actor_id)

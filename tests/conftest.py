@@ -1,0 +1,132 @@
+"""Shared fixtures: configuration, the app, its test client, and signed-in users.
+
+Unit tests run on SQLite and on fakeredis's TCP server (the standalone mode's embedded
+Redis); integration tests override ``base_config`` to point at the machine's PostgreSQL
+and Redis (see tests/integration/conftest.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.config import load_config
+from app.extensions import db
+from app.models import User
+from app.services.passwords import hash_password
+from app.standalone import EmbeddedRedis, start_embedded_redis
+
+TEST_PASSWORD = "correct horse battery"
+FAST_HASH = "pbkdf2:sha256:1000"
+_names = itertools.count(1)
+
+
+def test_config(**overrides: Any) -> dict[str, Any]:
+    env = {"APP_ENV": "testing", "PASSWORD_HASH_METHOD": FAST_HASH, "LOG_LEVEL": "WARNING"}
+    return load_config(env, **overrides)
+
+
+@pytest.fixture(scope="session")
+def embedded_redis() -> Iterator[EmbeddedRedis]:
+    server = start_embedded_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> str:
+    """One migrated SQLite database for the unit test session."""
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'unit.sqlite3'}"
+    app = create_app(test_config(SQLALCHEMY_DATABASE_URI=url, APP_MODE="standalone"))
+    with app.app_context():
+        upgrade()
+    return url
+
+
+@pytest.fixture
+def base_config(sqlite_url: str, embedded_redis: EmbeddedRedis) -> dict[str, Any]:
+    return test_config(
+        APP_MODE="standalone",
+        SQLALCHEMY_DATABASE_URI=sqlite_url,
+        REDIS_URL=f"{embedded_redis.url}/0",
+        CELERY_BROKER_URL="memory://",
+        CELERY_RESULT_BACKEND=f"{embedded_redis.url}/1",
+    )
+
+
+def _clean_tables() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(base_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(base_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _clean_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def make_user(role: str = "user", *, password: str = TEST_PASSWORD, **fields: Any) -> User:
+    username = fields.pop("username", f"{role}{next(_names)}")
+    user = User(username=username, role=role, password_hash=hash_password(password), **fields)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@dataclass
+class SignedIn:
+    user: User
+    access_token: str
+    refresh_token: str
+    session_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def sign_in(client: FlaskClient, user: User, password: str = TEST_PASSWORD) -> SignedIn:
+    response = client.post(
+        "/api/auth/login", json={"username": user.username, "password": password}
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return SignedIn(user, body["access_token"], body["refresh_token"], body["session_id"])
+
+
+@pytest.fixture
+def user_login(client: FlaskClient) -> SignedIn:
+    return sign_in(client, make_user("user"))
+
+
+@pytest.fixture
+def admin_login(client: FlaskClient) -> SignedIn:
+    return sign_in(client, make_user("admin"))
+
+
+def count(model: type) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
