@@ -32,7 +32,9 @@ def make_celery(config: dict | None = None) -> Celery:
         result_accept_content=["json"],
         timezone=settings["CELERY_TIMEZONE"],
         enable_utc=True,
-        task_queues=[Queue(name, Exchange(name), routing_key=name, durable=True) for name in QUEUES],
+        task_queues=[
+            Queue(name, Exchange(name), routing_key=name, durable=True) for name in QUEUES
+        ],
         task_default_queue="default",
         task_default_exchange="default",
         task_default_routing_key="default",
