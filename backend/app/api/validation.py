@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from flask import request
@@ -20,12 +21,19 @@ def _details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _json_body() -> Any:
+    """The parsed body; a 400 when it is not JSON (too deeply nested counts as not JSON)."""
+    data = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationFailed("The body is not valid JSON.", code="invalid_json") from exc
+
+
 def parse_json(model: type[M]) -> M:
     if not request.is_json:
         raise ValidationFailed("Expected a JSON body (Content-Type: application/json).")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ValidationFailed("The body is not valid JSON.", code="invalid_json")
+    body = _json_body()
     if not isinstance(body, dict):
         raise ValidationFailed("The JSON body must be an object.")
     try:

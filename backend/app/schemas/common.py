@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+# Usernames are case-insensitive: stored and compared lower-cased. Pydantic checks the
+# pattern before lower-casing, so the pattern must accept upper-case letters too.
 Username = Annotated[
     str,
     StringConstraints(
@@ -13,7 +15,7 @@ Username = Annotated[
         to_lower=True,
         min_length=3,
         max_length=64,
-        pattern=r"^[a-z0-9_.@-]+$",
+        pattern=r"^[A-Za-z0-9_.@-]+$",
     ),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
