@@ -1,16 +1,20 @@
-"""Entry point of the web process: REST API (and, with the real-time issue, Socket.IO).
+"""Entry point of the web process: REST API and Socket.IO in one server.
 
     python run.py                 services mode: PostgreSQL, Redis, RabbitMQ from the settings
     python run.py --standalone    one machine, no external service (what `make run` starts)
 
-Monkey-patching for eventlet happens here, in the web entry only, before anything else.
+Monkey-patching for eventlet or gevent (SOCKETIO_ASYNC_MODE) happens here, in the web entry
+only, before Flask and the drivers are imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
+
+LISTEN_BACKLOG = 2048
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,30 +29,75 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _monkey_patch(async_mode: str) -> None:
+    if async_mode == "eventlet":
+        import eventlet
+
+        # psycopg's C wait function would block the hub; its selector one is green.
+        os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+        eventlet.monkey_patch()
+    elif async_mode == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+
+
+def _raise_file_limit(wanted: int) -> None:
+    """Each socket is a file descriptor: lift the soft limit towards the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _serve(app, host: str, port: int, async_mode: str, max_connections: int) -> None:  # type: ignore[no-untyped-def]
+    _raise_file_limit(max_connections + 1024)
+    if async_mode == "eventlet":
+        import eventlet
+        from eventlet import wsgi
+
+        listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
+        wsgi.server(listener, app, log_output=False, max_size=max_connections)
+    elif async_mode == "gevent":
+        from gevent.pool import Pool
+        from gevent.pywsgi import WSGIServer
+
+        server = WSGIServer((host, port), app, spawn=Pool(max_connections), log=None)
+        server.init_socket()
+        server.socket.listen(LISTEN_BACKLOG)
+        server.serve_forever()
+    else:
+        from app.extensions import socketio
+
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
+    from app.config import ConfigError, async_mode_setting
 
-    import eventlet
-
-    # psycopg's C wait function would block the event loop; its selector one is green.
-    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
-    eventlet.monkey_patch()
-
-    from eventlet import wsgi
+    try:
+        async_mode = async_mode_setting()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    _monkey_patch(async_mode)
 
     from app import create_app
-    from app.config import ConfigError, load_config
+    from app.config import load_config
+    from app.extensions import socketio
+    from app.realtime.lifecycle import start_maintenance
     from app.services.health_service import unreachable_required_service
 
-    overrides = {}
+    overrides: dict[str, object] = {"REALTIME_SERVER": True}
     embedded = None
     if args.standalone:
-        from app.standalone import BANNER, prepare, standalone_settings, start_embedded_redis
+        from app.standalone import standalone_settings, start_embedded_redis
 
         embedded = start_embedded_redis()
-        overrides = standalone_settings(embedded.url)
+        settings = standalone_settings(embedded.url)
         # Child processes (workers, beat) inherit the embedded services' addresses.
-        os.environ.update({k: str(v) for k, v in overrides.items()})
+        os.environ.update({k: str(v) for k, v in settings.items()})
     try:
         config = load_config()
     except ConfigError as exc:
@@ -60,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config)
 
     if args.standalone:
+        from app.standalone import BANNER, prepare
+
         print(BANNER.format(database=config["SQLALCHEMY_DATABASE_URI"], redis_url=embedded.url))
         admin_password = prepare(app)
         if admin_password:
@@ -75,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {problem}", file=sys.stderr)
             return 1
 
+    start_maintenance(app, socketio)
     print(f"Serving on http://{host}:{port}  (API health: http://{host}:{port}/api/health)")
     sys.stdout.flush()
-    wsgi.server(eventlet.listen((host, port)), app, log_output=False, max_size=10_000)
+    _serve(app, host, port, async_mode, config["WS_MAX_CONNECTIONS"])
     return 0
 
 

@@ -1,20 +1,7 @@
-"""Socket.IO server settings (ARCHITECTURE section 4).
+"""Socket.IO entry module (ARCHITECTURE section 2): the SocketIO object, its settings and
+get_websocket_stats(). The implementation lives in app.realtime; this module names it."""
 
-The SocketIO server itself, its events and get_websocket_stats() are built by the
-real-time issue; this module already turns the settings into SocketIO's keyword arguments
-so that every process configures it the same way.
-"""
+from app.extensions import socketio
+from app.realtime.server import get_websocket_stats, init_realtime, socketio_options
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
-
-
-def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``SocketIO.init_app`` from the app config."""
-    return {
-        "async_mode": config["SOCKETIO_ASYNC_MODE"],
-        "cors_allowed_origins": config["WEBSOCKET_CORS_ALLOWED_ORIGINS"],
-        "message_queue": config["SOCKETIO_MESSAGE_QUEUE"],
-    }
+__all__ = ["get_websocket_stats", "init_realtime", "socketio", "socketio_options"]

@@ -31,8 +31,15 @@ _names = itertools.count(1)
 
 
 def test_config(**overrides: Any) -> dict[str, Any]:
-    env = {"APP_ENV": "testing", "PASSWORD_HASH_METHOD": FAST_HASH, "LOG_LEVEL": "WARNING"}
-    return load_config(env, **overrides)
+    env = {
+        "APP_ENV": "testing",
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "LOG_LEVEL": "WARNING",
+        # Socket.IO handlers run in-process under the test client: threads, no queue.
+        "SOCKETIO_ASYNC_MODE": "threading",
+        "SOCKETIO_MESSAGE_QUEUE": "none",
+    }
+    return load_config(env, **{"REALTIME_SERVER": True, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = REPO_ROOT / "instance"
+STANDALONE_DATABASE_DEFAULT = f"sqlite:///{INSTANCE_DIR / 'zero_trust.sqlite3'}"
 
 # Development-only secret values. They are refused when APP_ENV=production.
 DEV_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105
@@ -30,6 +31,7 @@ DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: 
 
 MODES = ("services", "standalone")
 ENVIRONMENTS = ("development", "production", "testing")
+ASYNC_MODES = ("eventlet", "gevent", "threading")
 
 
 class ConfigError(ValueError):
@@ -94,6 +96,11 @@ def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     return merged
 
 
+def async_mode_setting() -> str:
+    """SOCKETIO_ASYNC_MODE alone, for the web entry to pick its monkey-patching early."""
+    return _choice(read_environment(), "SOCKETIO_ASYNC_MODE", "eventlet", ASYNC_MODES)
+
+
 def redis_url_from(env: Mapping[str, str]) -> str:
     """REDIS_URL if given, else built from REDIS_HOST/PORT/DB/PASSWORD (the seed's variables)."""
     url = _get(env, "REDIS_URL")
@@ -105,6 +112,30 @@ def redis_url_from(env: Mapping[str, str]) -> str:
     password = _get(env, "REDIS_PASSWORD")
     auth = f":{quote(password, safe='')}@" if password else ""
     return f"redis://{auth}{host}:{port}/{db}"
+
+
+def _message_queue(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "SOCKETIO_MESSAGE_QUEUE")
+    if value is None:
+        return redis_url_from(env)
+    return None if value.lower() == "none" else value
+
+
+def _rate_limits(env: Mapping[str, str], name: str, default: str) -> dict[str, tuple[float, int]]:
+    """Parse "event=rate/burst,…" into {event: (rate per second, burst)}; needs "default"."""
+    limits: dict[str, tuple[float, int]] = {}
+    for item in _list(env, name, default):
+        event, _, spec = item.partition("=")
+        rate, _, burst = spec.partition("/")
+        try:
+            limits[event.strip()] = (float(rate), int(burst))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {item!r} is not event=rate/burst") from exc
+        if limits[event.strip()][0] <= 0 or limits[event.strip()][1] < 1:
+            raise ConfigError(f"{name}: {item!r} needs a positive rate and burst")
+    if "default" not in limits:
+        raise ConfigError(f"{name} must include a 'default=rate/burst' entry")
+    return limits
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -119,9 +150,13 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
     app_env = _choice(env, "APP_ENV", "development", ENVIRONMENTS)
 
     if mode == "standalone":
-        default_db = f"sqlite:///{INSTANCE_DIR / 'zero_trust.sqlite3'}"
+        # Never DATABASE_URL: that is services mode's (.env.example sets it), and standalone
+        # must need no external service. STANDALONE_DATABASE_URL moves the SQLite file.
+        database_url = _str(env, "STANDALONE_DATABASE_URL", STANDALONE_DATABASE_DEFAULT)
     else:
-        default_db = "postgresql+psycopg://postgres@127.0.0.1:5432/zero_trust"
+        database_url = _str(
+            env, "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/zero_trust"
+        )
 
     config: dict[str, Any] = {
         "APP_MODE": mode,
@@ -138,7 +173,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "LOGIN_MAX_FAILURES_PER_USER": _int(env, "LOGIN_MAX_FAILURES_PER_USER", 5, 1),
         "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LOGIN_MAX_FAILURES_PER_IP", 20, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1),
-        "SQLALCHEMY_DATABASE_URI": _str(env, "DATABASE_URL", default_db),
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url_from(env),
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 50, 1),
@@ -148,10 +183,35 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "CELERY_BROKER_URL": _str(env, "CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
         "CELERY_RESULT_BACKEND": _str(env, "CELERY_RESULT_BACKEND", "redis://localhost:6379/1"),
         "CELERY_TIMEZONE": _str(env, "CELERY_TIMEZONE", "UTC"),
-        "SOCKETIO_ASYNC_MODE": _choice(
-            env, "SOCKETIO_ASYNC_MODE", "eventlet", ("eventlet", "gevent", "threading")
+        "SOCKETIO_ASYNC_MODE": _choice(env, "SOCKETIO_ASYNC_MODE", "eventlet", ASYNC_MODES),
+        # Redis URL carrying Socket.IO messages between processes; defaults to REDIS_URL,
+        # "none" for a single process with no queue.
+        "SOCKETIO_MESSAGE_QUEUE": _message_queue(env),
+        "SOCKETIO_PING_INTERVAL": _int(env, "SOCKETIO_PING_INTERVAL", 25, 1),
+        "SOCKETIO_PING_TIMEOUT": _int(env, "SOCKETIO_PING_TIMEOUT", 20, 1),
+        "SOCKETIO_MAX_PAYLOAD_BYTES": _int(env, "SOCKETIO_MAX_PAYLOAD_BYTES", 512 * 1024, 1024),
+        "WS_MAX_CONNECTIONS": _int(env, "WS_MAX_CONNECTIONS", 12_000, 1),
+        # Token buckets "event=rate/burst" (per second), per connection and per user.
+        "WS_RATE_LIMITS": _rate_limits(
+            env, "WS_RATE_LIMITS", "behavioral_data=20/40,default=10/20"
         ),
-        "SOCKETIO_MESSAGE_QUEUE": _get(env, "SOCKETIO_MESSAGE_QUEUE"),
+        "WS_USER_RATE_MULTIPLIER": _int(env, "WS_USER_RATE_MULTIPLIER", 3, 1),
+        # A connection that has this many events refused within the window is disconnected.
+        "WS_FLOOD_MAX_REJECTIONS": _int(env, "WS_FLOOD_MAX_REJECTIONS", 100, 1),
+        "WS_FLOOD_WINDOW_SECONDS": _int(env, "WS_FLOOD_WINDOW_SECONDS", 10, 1),
+        # token_expiring is sent this long before the access token expires; a socket whose
+        # token has expired for longer than the grace period is disconnected.
+        "WS_TOKEN_WARNING_SECONDS": _int(env, "WS_TOKEN_WARNING_SECONDS", 60, 1),
+        "WS_TOKEN_GRACE_SECONDS": _int(env, "WS_TOKEN_GRACE_SECONDS", 10, 0),
+        "WS_MAINTENANCE_INTERVAL_MS": _int(env, "WS_MAINTENANCE_INTERVAL_MS", 1000, 50),
+        "WS_PRESENCE_HEARTBEAT_SECONDS": _int(env, "WS_PRESENCE_HEARTBEAT_SECONDS", 10, 1),
+        # Missed-event recovery log per room: at most this many events, this many seconds.
+        "WS_RECOVERY_MAX_EVENTS": _int(env, "WS_RECOVERY_MAX_EVENTS", 1000, 1),
+        "WS_RECOVERY_WINDOW_SECONDS": _int(env, "WS_RECOVERY_WINDOW_SECONDS", 120, 1),
+        # Caps of one behavioral_data batch.
+        "BEHAVIOR_MAX_KEYSTROKES": _int(env, "BEHAVIOR_MAX_KEYSTROKES", 500, 1),
+        "BEHAVIOR_MAX_MOUSE_MOVEMENTS": _int(env, "BEHAVIOR_MAX_MOUSE_MOVEMENTS", 2000, 1),
+        "BEHAVIOR_MAX_CLICKS": _int(env, "BEHAVIOR_MAX_CLICKS", 200, 1),
         "WEBSOCKET_CORS_ALLOWED_ORIGINS": _list(
             env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:5000"
         ),
@@ -163,6 +223,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "HOST": _str(env, "HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000, 1),
         "STANDALONE_ADMIN_USERNAME": _str(env, "STANDALONE_ADMIN_USERNAME", "admin"),
+        # Whether this process serves Socket.IO (set by run.py); others only emit.
+        "REALTIME_SERVER": False,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
         "TESTING": app_env == "testing",

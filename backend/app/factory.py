@@ -1,4 +1,4 @@
-"""The Zero Trust AI platform's Flask application factory."""
+"""The application factory: wiring only."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.cli import register_cli
     from app.errors import register_error_handlers
     from app.extensions import db, migrate
+    from app.realtime.server import init_realtime
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(load_config() if config is None else config)
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
 
+    init_realtime(app)
     register_error_handlers(app)
     register_blueprints(app)
     register_cli(app)

@@ -11,6 +11,7 @@ import secrets
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,6 @@ from fakeredis import TcpFakeServer
 from flask import Flask
 from flask_migrate import upgrade
 
-from app.config import INSTANCE_DIR
 from app.extensions import db
 from app.models import User
 from app.services.user_service import create_user
@@ -73,7 +73,9 @@ def prepare(app: Flask) -> str | None:
 
     Returns the new admin's one-time password, or None when an admin already exists.
     """
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    database = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     with app.app_context():
         upgrade()
         if db.session.scalar(sa.select(User.id).where(User.role == "admin").limit(1)):

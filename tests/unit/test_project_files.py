@@ -11,7 +11,7 @@ from app.config import load_config
 from tests.conftest import REPO_ROOT
 from websocket_config import socketio_options
 
-SETTING_READ = re.compile(r'_(?:get|str|int|bool|choice|list)\(\s*env,\s*"([A-Z0-9_]+)"')
+SETTING_READ = re.compile(r'_(?:get|str|int|bool|choice|list|rate_limits)\(\s*env,\s*"([A-Z0-9_]+)"')
 
 
 def settings_read_by_config() -> set[str]:
@@ -58,11 +58,14 @@ def test_socketio_options_follow_the_settings() -> None:
             "SOCKETIO_MESSAGE_QUEUE": "redis://127.0.0.1:6379/3",
         }
     )
-    assert socketio_options(config) == {
-        "async_mode": "gevent",
-        "cors_allowed_origins": ["https://a.example", "https://b.example"],
-        "message_queue": "redis://127.0.0.1:6379/3",
-    }
+    options = socketio_options(config)
+    assert options["async_mode"] == "gevent"
+    assert options["message_queue"] == "redis://127.0.0.1:6379/3"
+    allowed = options["cors_allowed_origins"]
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:5000"}
+    assert allowed("https://a.example", environ) and allowed("https://b.example/", environ)
+    assert allowed("http://127.0.0.1:5000", environ)  # the dashboard's own origin
+    assert not allowed("https://evil.example", environ)
 
 
 def test_celery_app_routes_task_modules_to_their_queues() -> None:

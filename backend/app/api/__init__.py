@@ -6,11 +6,19 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api.admin_realtime import bp as admin_realtime_bp
     from app.api.admin_users import bp as admin_users_bp
     from app.api.auth import bp as auth_bp
     from app.api.health import bp as health_bp
     from app.api.openapi import bp as openapi_bp
     from app.api.sessions import bp as sessions_bp
 
-    for blueprint in (health_bp, auth_bp, sessions_bp, admin_users_bp, openapi_bp):
+    for blueprint in (
+        health_bp,
+        auth_bp,
+        sessions_bp,
+        admin_users_bp,
+        admin_realtime_bp,
+        openapi_bp,
+    ):
         app.register_blueprint(blueprint)

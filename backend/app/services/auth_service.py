@@ -14,7 +14,7 @@ from app.database import utcnow
 from app.errors import Forbidden, RateLimited, Unauthorized
 from app.extensions import db
 from app.models import Device, LoginAttempt, User, UserSession
-from app.services import tokens
+from app.services import notify, tokens
 from app.services.audit.events import record_event
 from app.services.passwords import verify_password
 from app.services.session_service import end_session, is_idle_expired
@@ -163,6 +163,7 @@ def login(
     session.refresh_jti = refresh_jti
     user.last_login_at = utcnow()
     _record_attempt(username, user, ip_address, True, "ok")
+    notify.session_changed(session)
     db.session.commit()
     return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
 

@@ -12,6 +12,7 @@ from app.database import utcnow
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import User, UserSession
+from app.services import notify
 from app.services.audit.events import record_event
 
 
@@ -72,6 +73,7 @@ def end_session(
     session.termination_reason = reason
     session.terminated_by_id = actor_id
     session.refresh_jti = None
+    notify.session_ended(session, reason)
     record_event(
         "session_terminated" if status == "terminated" else "session_expired",
         actor_user_id=actor_id,
@@ -107,3 +109,14 @@ def terminate_user_sessions(user_id: int, reason: str, actor_id: int | None) -> 
     for session in sessions:
         end_session(session, status="terminated", reason=reason, actor_id=actor_id)
     return len(sessions)
+
+
+def risk_snapshot(session: UserSession) -> dict[str, object]:
+    """The session's current risk as stored (null until the session has been scored)."""
+    return {
+        "session_id": str(session.id),
+        "user_id": session.user_id,
+        "risk_score": session.risk_score,
+        "risk_level": session.risk_level,
+        "scored": session.risk_score is not None,
+    }

@@ -1,0 +1,1 @@
+"""Socket.IO: authentication, rooms, rate limits, presence, recovery, emit helpers."""

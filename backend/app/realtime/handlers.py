@@ -1,0 +1,212 @@
+"""Socket.IO event handlers (ARCHITECTURE section 4): thin — validate, authorize, call a service.
+
+Every event passes the same gate: a known connection, the rate limits, the payload schema.
+A refused event gets ``error`` {event, code, message} (and the same as its ack) and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import request
+from flask_socketio import SocketIO, disconnect, emit, join_room
+from pydantic import BaseModel, ValidationError
+
+from app.errors import AppError, Forbidden
+from app.extensions import db
+from app.models import User, UserSession
+from app.realtime import rooms
+from app.realtime.connections import Connection, registry
+from app.realtime.emit import event_log
+from app.realtime.lifecycle import close_connection, open_connection, refresh_token
+from app.schemas import events as schemas
+from app.services import behavior_ingest, session_service, topology_service
+from app.services.auth_service import Principal
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Connection, Any], dict[str, Any] | None]
+
+
+def _refuse(event: str, code: str, message: str) -> dict[str, Any]:
+    registry.counters["errors" if code != "rate_limited" else "rate_limited"] += 1
+    error = {"event": event, "code": code, "message": message}
+    emit("error", error)
+    return {"ok": False, "error": error}
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def gated(event: str, schema: type[BaseModel]) -> Callable[[Handler], Callable[..., Any]]:
+    def decorator(handler: Handler) -> Callable[..., Any]:
+        @wraps(handler)
+        def wrapper(payload: Any = None, *extra: Any) -> dict[str, Any] | None:
+            registry.events_received[event] += 1
+            conn = registry.get(request.sid)  # type: ignore[attr-defined]
+            if conn is None:
+                return _refuse(event, "unauthorized", "not authenticated")
+            if not _within_limits(conn, event):
+                return _refuse(event, "rate_limited", "too many events; slow down")
+            if extra:
+                return _refuse(event, "invalid_payload", "send exactly one payload object")
+            try:
+                data = schema.model_validate({} if payload is None else payload)
+            except ValidationError as exc:
+                return _refuse(event, "invalid_payload", _validation_message(exc))
+            try:
+                return handler(conn, data) or {"ok": True}
+            except AppError as exc:
+                return _refuse(
+                    event, exc.code if exc.status != 400 else "invalid_payload", exc.message
+                )
+
+        return wrapper
+
+    return decorator
+
+
+def _within_limits(conn: Connection, event: str) -> bool:
+    user_limiter = registry.user_limiter(conn.user_id)
+    if conn.limiter.allow(event) and (user_limiter is None or user_limiter.allow(event)):
+        return True
+    if conn.flood.record():
+        log.warning("disconnecting flooding socket %s of user %s", conn.sid, conn.user_id)
+        registry.counters["flood_disconnects"] += 1
+        disconnect()
+    return False
+
+
+def _join(conn: Connection, room: str) -> dict[str, Any]:
+    join_room(room)
+    conn.rooms.add(room)
+    offset = event_log().current_offset(room) if rooms.is_recoverable(room) else None
+    reply = {"room": room, "offset": offset}
+    emit("room_joined", reply)
+    return {"ok": True, **reply}
+
+
+def register_handlers(socketio: SocketIO) -> None:
+    socketio.on_event("connect", _on_connect)
+    socketio.on_event("disconnect", _on_disconnect)
+
+    @gated("join_user_room", schemas.JoinUserRoom)
+    def join_user_room(conn: Connection, data: schemas.JoinUserRoom) -> dict[str, Any]:
+        if data.user_id != conn.user_id and not conn.is_admin:
+            raise Forbidden("you can only join your own user room")
+        return _join(conn, rooms.user_room(data.user_id))
+
+    @gated("join_admin_room", schemas.Empty)
+    def join_admin_room(conn: Connection, data: schemas.Empty) -> dict[str, Any]:
+        if not conn.is_admin:
+            raise Forbidden("administrators only")
+        return _join(conn, rooms.ADMIN_ROOM)
+
+    @gated("subscribe_risk_score", schemas.SubscribeRiskScore)
+    def subscribe_risk_score(conn: Connection, data: schemas.SubscribeRiskScore) -> dict[str, Any]:
+        principal = _principal(conn)
+        session = session_service.get_session_for(principal.user, uuid.UUID(data.session_id))
+        if session.user_id != data.user_id:
+            raise Forbidden("that session does not belong to that user")
+        reply = _join(conn, rooms.risk_room(session.id))
+        emit("risk_score_update", session_service.risk_snapshot(session))
+        return reply
+
+    @gated("subscribe_network_topology", schemas.Empty)
+    def subscribe_network_topology(conn: Connection, data: schemas.Empty) -> dict[str, Any]:
+        principal = _principal(conn)
+        room = (
+            rooms.TOPOLOGY_ADMIN_ROOM if conn.is_admin else rooms.topology_user_room(conn.user_id)
+        )
+        reply = _join(conn, room)
+        emit(
+            "network_topology_update",
+            {"op": "snapshot", **topology_service.snapshot(principal.user)},
+        )
+        return reply
+
+    @gated("behavioral_data", schemas.BehavioralData)
+    def behavioral_data(conn: Connection, data: schemas.BehavioralData) -> dict[str, Any]:
+        if data.session_id != conn.session_id:
+            raise Forbidden("telemetry is accepted for your own session only")
+        accepted = behavior_ingest.store_batch(conn.user_id, conn.session_id, data)
+        return {"ok": True, "accepted": accepted}
+
+    @gated("ping", schemas.Ping)
+    def ping(conn: Connection, data: schemas.Ping) -> dict[str, Any]:
+        reply = {"client_ts": data.client_ts, "server_ts": time.time() * 1000}
+        emit("pong", reply)
+        return {"ok": True, **reply}
+
+    @gated("update_token", schemas.UpdateToken)
+    def update_token(conn: Connection, data: schemas.UpdateToken) -> dict[str, Any]:
+        expires_at = refresh_token(conn, data.token)
+        emit("token_updated", {"expires_at": expires_at})
+        return {"ok": True, "expires_at": expires_at}
+
+    @gated("recover", schemas.Recover)
+    def recover(conn: Connection, data: schemas.Recover) -> dict[str, Any]:
+        results = {}
+        for room, last_offset in data.offsets.items():
+            if room not in conn.rooms or not rooms.is_recoverable(room):
+                raise Forbidden(f"join {room!r} before recovering it")
+            outcome = event_log().since(room, last_offset)
+            for logged in outcome.events:
+                emit(
+                    logged.event, {**logged.data, "_meta": {"room": room, "offset": logged.offset}}
+                )
+            result = {
+                "room": room,
+                "recovered": outcome.recovered,
+                "replayed": len(outcome.events),
+                "offset": outcome.current_offset,
+                "reason": outcome.reason,
+            }
+            emit("recovery", result)
+            results[room] = result
+        return {"ok": True, "rooms": results}
+
+    def unknown_event(event: str, *args: Any) -> dict[str, Any]:
+        registry.events_received["unknown"] += 1
+        conn = registry.get(request.sid)  # type: ignore[attr-defined]
+        if conn is not None:
+            _within_limits(conn, "unknown")
+        return _refuse(str(event)[:64], "not_found", "unknown event")
+
+    socketio.on_event("*", unknown_event)
+    for name, handler in (
+        ("join_user_room", join_user_room),
+        ("join_admin_room", join_admin_room),
+        ("subscribe_risk_score", subscribe_risk_score),
+        ("subscribe_network_topology", subscribe_network_topology),
+        ("behavioral_data", behavioral_data),
+        ("ping", ping),
+        ("update_token", update_token),
+        ("recover", recover),
+    ):
+        socketio.on_event(name, handler)
+
+
+def _principal(conn: Connection) -> Principal:
+    user = db.session.get(User, conn.user_id)
+    session = db.session.get(UserSession, conn.session_id)
+    if user is None or session is None or not session.is_active or not user.is_active:
+        disconnect()
+        raise Forbidden("this session has ended")
+    return Principal(user=user, session=session)
+
+
+def _on_connect(auth: Any = None) -> None:
+    open_connection(request.sid, auth)  # type: ignore[attr-defined]
+
+
+def _on_disconnect(reason: Any = None) -> None:
+    close_connection(request.sid)  # type: ignore[attr-defined]

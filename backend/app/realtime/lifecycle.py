@@ -1,0 +1,170 @@
+"""Connect, disconnect, token refresh and the per-process maintenance loop.
+
+Beyond connect-time authentication: every second (WS_MAINTENANCE_INTERVAL_MS) the loop
+warns sockets whose access token is about to expire (``token_expiring``) and disconnects
+those whose token expired without a fresh one (``update_token``), and it refreshes this
+process's presence heartbeat and stats in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, current_app
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
+
+from app.errors import AppError, Forbidden
+from app.extensions import db
+from app.realtime import rooms
+from app.realtime.connections import Connection, registry
+from app.realtime.presence import Presence, new_process_id
+from app.realtime.rate_limit import EventLimiter, FloodDetector
+from app.redis_client import get_redis_client
+from app.services import tokens
+from app.services.auth_service import authenticate
+
+log = logging.getLogger(__name__)
+PROCESS_ID = new_process_id()
+
+
+def presence() -> Presence:
+    app = current_app
+    existing = app.extensions.get("zt_presence")
+    if existing is None:
+        existing = Presence(
+            get_redis_client(), PROCESS_ID, app.config["WS_PRESENCE_HEARTBEAT_SECONDS"]
+        )
+        app.extensions["zt_presence"] = existing
+    return existing
+
+
+def _token_from(auth: Any) -> str:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return auth["token"]
+    raise ConnectionRefusedError("unauthorized")
+
+
+def open_connection(sid: str, auth: Any) -> None:
+    """Authenticate a connecting socket or refuse it with ``unauthorized``."""
+    cfg = current_app.config
+    try:
+        token = _token_from(auth)
+        principal = authenticate(token)
+        claims = tokens.decode_token(token, tokens.ACCESS)
+    except AppError as exc:
+        registry.counters["refused_connections"] += 1
+        raise ConnectionRefusedError("unauthorized") from exc
+    limits = cfg["WS_RATE_LIMITS"]
+    conn = Connection(
+        sid=sid,
+        user_id=principal.user.id,
+        session_id=principal.session.id,
+        is_admin=principal.user.is_admin,
+        token_expires_at=claims.expires_at.timestamp(),
+        limiter=EventLimiter(limits),
+        flood=FloodDetector(cfg["WS_FLOOD_MAX_REJECTIONS"], cfg["WS_FLOOD_WINDOW_SECONDS"]),
+    )
+    registry.add(conn, EventLimiter(limits, cfg["WS_USER_RATE_MULTIPLIER"]))
+    session_room = rooms.session_room(conn.session_id)
+    join_room(session_room)
+    conn.rooms.add(session_room)
+    try:
+        presence().connected(sid, conn.user_id, conn.session_id)
+    except Exception:
+        registry.counters["errors"] += 1
+        log.exception("presence update failed for %s", sid)
+    emit(
+        "connection_response",
+        {
+            "sid": sid,
+            "user_id": conn.user_id,
+            "session_id": str(conn.session_id),
+            "server_time": time.time() * 1000,
+            "token_expires_at": conn.token_expires_at,
+        },
+    )
+    db.session.remove()
+
+
+def close_connection(sid: str) -> None:
+    conn = registry.remove(sid)
+    if conn is None:
+        return
+    try:
+        presence().disconnected(sid, conn.session_id)
+    except Exception:
+        registry.counters["errors"] += 1
+        log.exception("presence update failed for %s", sid)
+
+
+def refresh_token(conn: Connection, token: str) -> float:
+    """Accept a fresh access token of the same user and session; returns its expiry."""
+    principal = authenticate(token)
+    if principal.session.id != conn.session_id or principal.user.id != conn.user_id:
+        raise Forbidden("the token belongs to another session")
+    claims = tokens.decode_token(token, tokens.ACCESS)
+    conn.token_expires_at = claims.expires_at.timestamp()
+    conn.warned_expiry = False
+    return conn.token_expires_at
+
+
+def local_stats() -> dict[str, Any]:
+    return {
+        "process_id": PROCESS_ID,
+        "total_connections": registry.count(),
+        "unique_users": registry.unique_users(),
+        "connections_per_room_type": registry.room_type_counts(),
+        "events_received": dict(registry.events_received),
+        "events_received_total": sum(registry.events_received.values()),
+        "messages_emitted": registry.counters["messages_emitted"],
+        "rate_limited": registry.counters["rate_limited"],
+        "errors": registry.counters["errors"],
+        "flood_disconnects": registry.counters["flood_disconnects"],
+        "refused_connections": registry.counters["refused_connections"],
+        "uptime_seconds": round(time.time() - registry.started_at, 1),
+    }
+
+
+def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
+    """Warn and expire sockets by token lifetime. Runs in the web process's loop."""
+    cfg = current_app.config
+    now = time.time() if now is None else now
+    for conn in registry.all():
+        left = conn.token_expires_at - now
+        if left <= -cfg["WS_TOKEN_GRACE_SECONDS"]:
+            socketio.emit(
+                "error",
+                {"event": "connect", "code": "token_expired", "message": "access token expired"},
+                to=conn.sid,
+            )
+            socketio.server.disconnect(conn.sid)
+        elif left <= cfg["WS_TOKEN_WARNING_SECONDS"] and not conn.warned_expiry:
+            conn.warned_expiry = True
+            socketio.emit(
+                "token_expiring",
+                {"expires_at": conn.token_expires_at, "seconds_left": max(0.0, left)},
+                to=conn.sid,
+            )
+
+
+def start_maintenance(app: Flask, socketio: SocketIO) -> None:
+    """Start this web process's maintenance loop (token expiry, presence heartbeat)."""
+    interval = app.config["WS_MAINTENANCE_INTERVAL_MS"] / 1000
+    heartbeat_every = app.config["WS_PRESENCE_HEARTBEAT_SECONDS"]
+
+    def loop() -> None:
+        last_heartbeat = 0.0
+        while True:
+            try:
+                with app.app_context():
+                    maintenance_tick(socketio)
+                    if time.monotonic() - last_heartbeat >= heartbeat_every:
+                        presence().heartbeat(local_stats())
+                        last_heartbeat = time.monotonic()
+            except Exception:
+                log.exception("realtime maintenance failed; retrying")
+            socketio.sleep(interval)
+
+    socketio.start_background_task(loop)

@@ -1,0 +1,68 @@
+"""Attaching the Socket.IO server to the app, and its statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.extensions import socketio
+from app.realtime.lifecycle import local_stats, presence
+
+_handlers_registered = False
+
+
+class OriginPolicy:
+    """Browsers may connect from the configured origins and from this server's own origin
+    (the dashboard it serves)."""
+
+    def __init__(self, allowed: list[str]) -> None:
+        self.allowed = frozenset(origin.rstrip("/") for origin in allowed)
+
+    def __call__(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: no CORS to enforce; the token still decides
+        origin = origin.rstrip("/")
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return "*" in self.allowed or origin in self.allowed or origin == own
+
+
+def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``SocketIO.init_app`` from the app config."""
+    return {
+        "async_mode": config["SOCKETIO_ASYNC_MODE"],
+        "cors_allowed_origins": OriginPolicy(config["WEBSOCKET_CORS_ALLOWED_ORIGINS"]),
+        "message_queue": config["SOCKETIO_MESSAGE_QUEUE"],
+        "ping_interval": config["SOCKETIO_PING_INTERVAL"],
+        "ping_timeout": config["SOCKETIO_PING_TIMEOUT"],
+        "max_http_buffer_size": config["SOCKETIO_MAX_PAYLOAD_BYTES"],
+    }
+
+
+def init_realtime(app: Flask) -> None:
+    """Serve Socket.IO from this app (the web process); other processes only emit."""
+    global _handlers_registered
+    if not app.config["REALTIME_SERVER"]:
+        return
+    if not _handlers_registered:
+        from app.realtime.handlers import register_handlers
+
+        register_handlers(socketio)
+        _handlers_registered = True
+    socketio.init_app(app, **socketio_options(app.config))
+
+
+def get_websocket_stats() -> dict[str, Any]:
+    """Stats of this process (seed keys total_connections, unique_users) and the cluster.
+
+    Needs an app context. Cluster figures come from every live process's presence entries
+    and heartbeat snapshots in Redis; ``cluster`` is None when Redis is unreachable.
+    """
+    stats = local_stats()
+    try:
+        stats["cluster"] = presence().cluster()
+    except Exception as exc:
+        stats["cluster"] = None
+        stats["cluster_error"] = f"{type(exc).__name__}: {exc}"
+    return stats

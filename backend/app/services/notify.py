@@ -1,0 +1,28 @@
+"""What the platform tells connected clients when sessions change (after commit)."""
+
+from __future__ import annotations
+
+from app.models import UserSession
+from app.realtime import emit, rooms
+from app.services.after_commit import after_commit
+from app.services.topology_service import session_delta
+
+
+def session_changed(session: UserSession) -> None:
+    """Queue the topology update for admins and the owner once the change commits."""
+    delta = session_delta(session)
+
+    def send() -> None:
+        emit.emit_to_room(rooms.TOPOLOGY_ADMIN_ROOM, "network_topology_update", delta)
+        emit.emit_to_room(
+            rooms.topology_user_room(delta["user_id"]), "network_topology_update", delta
+        )
+
+    after_commit(send)
+
+
+def session_ended(session: UserSession, reason: str) -> None:
+    """After commit: `session_terminated` to the session's sockets, then disconnect them."""
+    session_id = session.id
+    after_commit(lambda: emit.disconnect_session(session_id, reason))
+    session_changed(session)
