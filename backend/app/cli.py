@@ -6,8 +6,10 @@ import sys
 
 import click
 from flask import Flask
+from pydantic import ValidationError
 
 from app.errors import AppError
+from app.schemas.users import CreateUserRequest
 from app.services import demo_data, user_service
 
 
@@ -27,7 +29,20 @@ def _create(role: str, username: str | None, password_stdin: bool, email: str | 
         username = click.prompt("Username")
     password = _read_password(password_stdin)
     try:
-        user = user_service.create_user(username.strip().lower(), password, role=role, email=email)
+        # The API's rules for accounts, so the CLI cannot create one nobody can sign in as.
+        account = CreateUserRequest.model_validate(
+            {"username": username, "password": password, "role": role, "email": email}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
+        raise click.ClickException(problems) from exc
+    try:
+        user = user_service.create_user(
+            account.username, account.password, role=account.role, email=account.email
+        )
     except (AppError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {role} {user.username!r} (id {user.id})")
