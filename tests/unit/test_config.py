@@ -1,0 +1,190 @@
+"""Settings: the seed's defaults, typed parsing that names the culprit, production secrets,
+and `.env` under the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from app import config as config_module
+from app.config import (
+    DEV_JWT_SECRET,
+    DEV_SECRET_KEY,
+    STANDALONE_DATABASE_DEFAULT,
+    ConfigError,
+    load_config,
+    read_environment,
+    redis_url_from,
+)
+
+STRONG = "s" * 40
+STRONG_JWT = "j" * 40
+
+
+def test_defaults_are_the_seeds() -> None:
+    config = load_config({})
+    assert config["REDIS_URL"] == "redis://localhost:6379/0"
+    assert config["CELERY_BROKER_URL"] == "amqp://guest:guest@localhost:5672//"
+    assert config["CELERY_RESULT_BACKEND"] == "redis://localhost:6379/1"
+    assert config["APP_MODE"] == "services"
+    assert config["APP_ENV"] == "development"
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    assert config["JWT_ACCESS_TOKEN_SECONDS"] == 900
+    assert config["MAX_CONTENT_LENGTH"] > 0
+
+
+def test_redis_url_is_built_from_the_seeds_parts() -> None:
+    env = {"REDIS_HOST": "cache.internal", "REDIS_PORT": "6380", "REDIS_DB": "4"}
+    assert redis_url_from(env) == "redis://cache.internal:6380/4"
+    assert load_config(env)["REDIS_URL"] == "redis://cache.internal:6380/4"
+
+
+def test_redis_password_is_quoted_into_the_url() -> None:
+    password = "p@ss:w/rd#?% x"
+    url = redis_url_from({"REDIS_HOST": "h", "REDIS_PASSWORD": password})
+    parts = urlsplit(url)
+    assert (parts.hostname, parts.port, parts.path) == ("h", 6379, "/0")
+    assert parts.username == ""
+    assert unquote(parts.password or "") == password
+
+
+def test_redis_url_wins_over_the_parts() -> None:
+    env = {"REDIS_URL": "redis://other:1234/9", "REDIS_HOST": "ignored", "REDIS_PORT": "x"}
+    assert load_config(env)["REDIS_URL"] == "redis://other:1234/9"
+
+
+def test_dev_secrets_are_filled_outside_production() -> None:
+    config = load_config({"APP_ENV": "development"})
+    assert config["SECRET_KEY"] == DEV_SECRET_KEY
+    assert config["JWT_SECRET_KEY"] == DEV_JWT_SECRET
+
+
+def test_production_accepts_real_secrets() -> None:
+    config = load_config(
+        {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT}
+    )
+    assert (config["SECRET_KEY"], config["JWT_SECRET_KEY"]) == (STRONG, STRONG_JWT)
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (None, "not set"),
+        ("", "not set"),
+        ("   ", "not set"),
+        ("default", "development default"),
+        ("short-secret", "at least 32"),
+    ],
+)
+def test_production_refuses_missing_default_or_short_secrets(
+    name: str, value: str | None, says: str
+) -> None:
+    env = {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT}
+    if value is None:
+        del env[name]
+    elif value == "default":
+        env[name] = DEV_SECRET_KEY if name == "SECRET_KEY" else DEV_JWT_SECRET
+    else:
+        env[name] = value
+    with pytest.raises(ConfigError) as raised:
+        load_config(env)
+    message = str(raised.value)
+    assert message.startswith(f"{name} ")
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REDIS_PORT", "six"),
+        ("REDIS_PORT", "0"),
+        ("REDIS_DB", "-1"),
+        ("JWT_ACCESS_TOKEN_SECONDS", "15m"),
+        ("MAX_REQUEST_BYTES", "1.5"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "five"),
+        ("PORT", "http"),
+        ("APP_MODE", "cloud"),
+        ("APP_ENV", "prod"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_malformed_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({name: value})
+    assert name in str(raised.value)
+    assert value in str(raised.value)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("OFF", False), ("1", True)])
+def test_booleans_parse_the_usual_spellings(raw: str, expected: bool) -> None:
+    assert config_module._bool({"FLAG": raw}, "FLAG", not expected) is expected
+    assert config_module._bool({}, "FLAG", expected) is expected
+
+
+def test_malformed_boolean_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SOME_FLAG"):
+        config_module._bool({"SOME_FLAG": "perhaps"}, "SOME_FLAG", False)
+
+
+def test_values_are_trimmed_and_case_insensitive_choices_normalised() -> None:
+    config = load_config({"APP_MODE": " Standalone ", "LOG_LEVEL": "debug", "REDIS_PORT": " 7 "})
+    assert config["APP_MODE"] == "standalone"
+    assert config["LOG_LEVEL"] == "DEBUG"
+    assert config["REDIS_URL"] == "redis://localhost:7/0"
+
+
+def test_standalone_uses_its_own_sqlite_database_not_database_url() -> None:
+    services_env = {"DATABASE_URL": "postgresql+psycopg://db.example/zt"}
+    standalone = load_config({**services_env, "APP_MODE": "standalone"})
+    assert standalone["SQLALCHEMY_DATABASE_URI"] == STANDALONE_DATABASE_DEFAULT
+    assert STANDALONE_DATABASE_DEFAULT.startswith("sqlite:///")
+    moved = load_config(
+        {"APP_MODE": "standalone", "STANDALONE_DATABASE_URL": "sqlite:////tmp/zt.sqlite3"}
+    )
+    assert moved["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/zt.sqlite3"
+    assert load_config(services_env)["SQLALCHEMY_DATABASE_URI"] == services_env["DATABASE_URL"]
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\n"
+        "REDIS_HOST=from-dotenv\n"
+        "REDIS_PORT=6390\n"
+        "CELERY_BROKER_URL=amqp://u:p@dotenv:5672//\n"
+        'SECRET_KEY="quoted value from dotenv"\n'
+    )
+    monkeypatch.setenv("REDIS_PORT", "6391")
+    monkeypatch.delenv("REDIS_HOST", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    env = read_environment(dotenv)
+    config = load_config(env)
+
+    assert env["REDIS_HOST"] == "from-dotenv"
+    assert config["REDIS_URL"] == "redis://from-dotenv:6391/0"
+    assert config["CELERY_BROKER_URL"] == "amqp://u:p@dotenv:5672//"
+    assert config["SECRET_KEY"] == "quoted value from dotenv"
+
+
+def test_missing_dotenv_file_is_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "env-only")
+    env = read_environment(tmp_path / "absent.env")
+    assert env["REDIS_HOST"] == "env-only"
+
+
+def test_overrides_apply_last_and_still_face_the_secret_rules() -> None:
+    config = load_config({}, REDIS_URL="redis://override:1/2")
+    assert config["REDIS_URL"] == "redis://override:1/2"
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        load_config(
+            {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT},
+            JWT_SECRET_KEY="",
+        )
