@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {problem}", file=sys.stderr)
             return 1
 
+    if args.standalone:
+        from app.standalone import start_background_jobs
+
+        start_background_jobs()
     start_maintenance(app, socketio)
     print(f"Serving on http://{host}:{port}  (API health: http://{host}:{port}/api/health)")
     sys.stdout.flush()

@@ -7,8 +7,12 @@ broker, result backend and Socket.IO queue, exactly as it would use a real Redis
 
 from __future__ import annotations
 
+import atexit
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,8 @@ from fakeredis import TcpFakeServer
 from flask import Flask
 from flask_migrate import upgrade
 
+from app.celery_app import QUEUES
+from app.config import INSTANCE_DIR, REPO_ROOT
 from app.extensions import db
 from app.models import User
 from app.services.user_service import create_user
@@ -66,6 +72,46 @@ def standalone_settings(redis_url: str) -> dict[str, Any]:
         "CELERY_RESULT_BACKEND": f"{redis_url}/1",
         "SOCKETIO_MESSAGE_QUEUE": f"{redis_url}/3",
     }
+
+
+def start_background_jobs() -> list[subprocess.Popen[bytes]]:
+    """A Celery worker and beat as child processes on the embedded broker.
+
+    They inherit the standalone settings through the environment and stop with this process.
+    """
+    celery = [sys.executable, "-m", "celery", "-A", "celery_config.celery_app"]
+    queues = ",".join(QUEUES)
+    schedule = str(INSTANCE_DIR / "celerybeat-schedule-standalone")
+    commands = [
+        [*celery, "worker", "-l", "warning", "-c", "1", "-E", "-Q", queues],
+        [*celery, "beat", "-l", "warning", "--schedule", schedule],
+    ]
+    # Fixed argument lists of this interpreter; no shell, nothing from outside.
+    children = [subprocess.Popen(command, cwd=REPO_ROOT) for command in commands]  # noqa: S603
+
+    def stop() -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(stop)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(received: int, frame: Any, previous: Any = previous) -> None:
+            stop()
+            if callable(previous):
+                previous(received, frame)
+            else:
+                raise SystemExit(128 + received)
+
+        signal.signal(signum, handler)
+    return children
 
 
 def prepare(app: Flask) -> str | None:

@@ -37,3 +37,12 @@ def _run_callbacks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_callbacks(session: Session) -> None:
     session.info.pop(_KEY, None)
+
+
+def send_task_after_commit(name: str, *args: object, **kwargs: object) -> None:
+    """Send Celery task ``name`` once the current transaction commits (never before, so the
+    worker finds the rows the request wrote; never after a rollback)."""
+    from app.celery_app import current_celery
+
+    celery = current_celery()
+    after_commit(lambda: celery.send_task(name, args=args, kwargs=kwargs))
