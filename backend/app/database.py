@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 # Stable constraint names so Alembic autogenerate and every database agree.
@@ -43,7 +44,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 
 # JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
-JSONDocument = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
