@@ -46,7 +46,7 @@ class Process:
         self.popen = subprocess.Popen(
             args,
             cwd=REPO_ROOT,
-            env=dict(env),
+            env={**env, "PYTHONUNBUFFERED": "1"},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

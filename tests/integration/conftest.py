@@ -19,6 +19,12 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from tests.conftest import test_config
+from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for every module here)
+    broker_url,
+    celery,
+    worker,
+    worker_env,
+)
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 pytestmark = pytest.mark.integration

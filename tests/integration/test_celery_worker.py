@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,94 +22,9 @@ from app.database import utcnow
 from app.extensions import db
 from app.models import UserSession
 from tests.conftest import make_user, test_config
+from tests.integration.celery_fixtures import RESULTS_URL, rabbitmqctl
 from tests.procs import Process, free_port, python, wait_for
-from tests.services import RABBITMQ_TEST_URL, REDIS_TEST_URL, require
-
-# One vhost per test run: parallel runs on one machine never share queues or workers.
-VHOST = f"zt_test_{os.getpid()}"
-RESULTS_URL = "redis://127.0.0.1:6379/14"
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def broker_url() -> Iterator[str]:
-    """A private RabbitMQ vhost, so no other consumer on this machine takes our messages."""
-    require("RabbitMQ", "127.0.0.1", 5672)
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
-    _rabbitmqctl("add_vhost", VHOST)
-    _rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    yield RABBITMQ_TEST_URL.rstrip("/") + "/" + VHOST
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def worker_env(broker_url: str, pg_schema_url: str) -> dict[str, str]:
-    """Settings shared by the test process, its workers and web processes."""
-    redis.Redis.from_url(RESULTS_URL).flushdb()
-    config = test_config()
-    return {
-        **os.environ,
-        "APP_ENV": "testing",
-        "DATABASE_URL": pg_schema_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_RESULT_BACKEND": RESULTS_URL,
-        "SOCKETIO_MESSAGE_QUEUE": REDIS_TEST_URL,
-        "JWT_SECRET_KEY": config["JWT_SECRET_KEY"],
-        "SECRET_KEY": config["SECRET_KEY"],
-    }
-
-
-@pytest.fixture
-def celery(app: Flask, worker_env: dict[str, str]) -> Celery:
-    app.config["CELERY_BROKER_URL"] = worker_env["CELERY_BROKER_URL"]
-    app.config["CELERY_RESULT_BACKEND"] = RESULTS_URL
-    app.config["CELERY_INSPECT_TIMEOUT_MS"] = 2000
-    celery = make_celery(app.config)
-    app.extensions["celery"] = celery
-    return celery
-
-
-def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Process:
-    worker = Process(
-        python(
-            "-m",
-            "celery",
-            "-A",
-            "celery_config.celery_app",
-            "worker",
-            "-Q",
-            ",".join(QUEUES),
-            "-c",
-            "1",
-            "-n",
-            f"{name}-{uuid.uuid4().hex[:6]}@%h",
-            "-I",
-            "tests.celery_probe_tasks",
-            "-E",
-            "-l",
-            "info",
-            "--without-mingle",
-            "--without-gossip",
-        ),
-        env,
-        tmp_path / f"worker-{name}.log",
-    )
-    wait_for(lambda: "ready." in worker.output(), 60, "the Celery worker to be ready")
-    return worker
-
-
-@pytest.fixture(scope="module")
-def worker(
-    worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Process]:
-    """One worker for the module (prefork: a killed child is replaced by the parent)."""
-    process = start_worker(worker_env, tmp_path_factory.mktemp("celery"))
-    yield process
-    process.stop()
+from tests.services import REDIS_TEST_URL
 
 
 def test_tasks_are_routed_to_their_module_queue(celery: Celery) -> None:
@@ -221,7 +135,7 @@ def test_cleanup_task_emits_to_a_real_socketio_client(
 
 
 def test_publish_survives_a_rabbitmq_restart(celery: Celery, worker: Process) -> None:
-    _rabbitmqctl("stop_app")
+    rabbitmqctl("stop_app")
     try:
         publisher = subprocess.Popen(
             python(
@@ -236,7 +150,7 @@ def test_publish_survives_a_rabbitmq_restart(celery: Celery, worker: Process) ->
             text=True,
         )
     finally:
-        _rabbitmqctl("start_app")
+        rabbitmqctl("start_app")
     out, _ = publisher.communicate(timeout=120)
     assert publisher.returncode == 0, out
     task_id = out.strip().splitlines()[-1]
