@@ -31,6 +31,11 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def _monkey_patch(async_mode: str) -> None:
     if async_mode == "eventlet":
+        import warnings
+
+        # Eventlet announces its maintenance mode on every import, burying the one-line
+        # start-up messages; the seed's stack runs on it by choice.
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         import eventlet
 
         # psycopg's C wait function would block the hub; its selector one is green.

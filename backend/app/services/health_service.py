@@ -23,7 +23,9 @@ def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         extra = check() or {}
         status: dict[str, Any] = {"ok": True, **extra}
     except Exception as exc:
-        status = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        # One line: driver messages span several, and the start-up refusal is one line.
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())
+        status = {"ok": False, "error": message[:300]}
     status["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return status
 
