@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.standalone:
         from app.standalone import start_background_jobs
 
-        start_background_jobs()
+        start_background_jobs(config["CELERY_BEAT_SCHEDULE_FILE"])
     start_maintenance(app, socketio)
     print(f"Serving on http://{host}:{port}  (API health: http://{host}:{port}/api/health)")
     sys.stdout.flush()

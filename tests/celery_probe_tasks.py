@@ -49,3 +49,14 @@ def whoami() -> dict:
 
     info = current_task.request.delivery_info or {}
     return {"routing_key": info.get("routing_key"), "exchange": info.get("exchange")}
+
+
+@shared_task(name="tests.probe.burn_cpu")
+def burn_cpu(seconds: float) -> int:
+    """Pure-Python CPU work for ``seconds`` (a stand-in for model training)."""
+    deadline = time.monotonic() + seconds
+    rounds = 0
+    while time.monotonic() < deadline:
+        sum(i * i for i in range(10_000))
+        rounds += 1
+    return rounds

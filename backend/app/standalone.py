@@ -24,7 +24,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from app.celery_app import QUEUES
-from app.config import INSTANCE_DIR, REPO_ROOT
+from app.config import REPO_ROOT
 from app.extensions import db
 from app.models import User
 from app.services.user_service import create_user
@@ -74,17 +74,16 @@ def standalone_settings(redis_url: str) -> dict[str, Any]:
     }
 
 
-def start_background_jobs() -> list[subprocess.Popen[bytes]]:
+def start_background_jobs(schedule_file: str) -> list[subprocess.Popen[bytes]]:
     """A Celery worker and beat as child processes on the embedded broker.
 
     They inherit the standalone settings through the environment and stop with this process.
     """
     celery = [sys.executable, "-m", "celery", "-A", "celery_config.celery_app"]
     queues = ",".join(QUEUES)
-    schedule = str(INSTANCE_DIR / "celerybeat-schedule-standalone")
     commands = [
         [*celery, "worker", "-l", "warning", "-c", "1", "-E", "-Q", queues],
-        [*celery, "beat", "-l", "warning", "--schedule", schedule],
+        [*celery, "beat", "-l", "warning", "--schedule", schedule_file],
     ]
     # Fixed argument lists of this interpreter; no shell, nothing from outside.
     children = [subprocess.Popen(command, cwd=REPO_ROOT) for command in commands]  # noqa: S603

@@ -62,7 +62,6 @@ def worker_env(broker_url: str, pg_schema_url: str) -> dict[str, str]:
 def celery(app: Flask, worker_env: dict[str, str]) -> Celery:
     app.config["CELERY_BROKER_URL"] = worker_env["CELERY_BROKER_URL"]
     app.config["CELERY_RESULT_BACKEND"] = RESULTS_URL
-    app.config["CELERY_INSPECT_TIMEOUT_MS"] = 2000
     celery = make_celery(app.config)
     app.extensions["celery"] = celery
     return celery

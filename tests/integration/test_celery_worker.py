@@ -197,7 +197,7 @@ def test_jobs_overview_shows_queues_workers_and_last_runs(
     body = client.get("/api/admin/jobs", headers=admin.headers).get_json()
     assert set(body["queues"]) == set(QUEUES)
     assert all(isinstance(depth, int) for depth in body["queues"].values())
-    assert len(body["workers"]) == 1
+    assert len(body["workers"]) == 1, body["workers"]
     last = body["last_runs"]["app.tasks.cleanup_tasks.cleanup_old_notifications"]
     assert last["state"] == "SUCCESS" and last["runtime_seconds"] >= 0
 

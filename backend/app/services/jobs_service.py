@@ -8,39 +8,30 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab, schedule
-from flask import current_app
 
-from app.celery_app import QUEUES, current_celery
+from app.celery_app import current_celery
 from app.redis_client import get_redis_client
-from app.tasks.monitoring import last_runs
+from app.tasks.monitoring import last_runs, live_workers
 
 log = logging.getLogger(__name__)
 
 
 def queue_depths(celery: Celery) -> dict[str, int | None]:
-    """Messages waiting per queue (None when the broker cannot say)."""
+    """Messages waiting per queue. Each queue is declared as the workers declare it
+    (idempotent), so an empty queue of a Redis broker counts 0 rather than missing."""
     depths: dict[str, int | None] = {}
     with celery.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        for name in QUEUES:
+        for queue in celery.conf.task_queues:
             channel = conn.channel()
             try:
-                depths[name] = channel.queue_declare(name, passive=True).message_count
+                depths[queue.name] = queue(channel).queue_declare().message_count
             except Exception:
-                depths[name] = None  # not declared yet: no worker has consumed it
+                log.warning("could not read the depth of %s", queue.name, exc_info=True)
+                depths[queue.name] = None
             finally:
-                try:
-                    channel.close()
-                except Exception:
-                    log.debug("closing the inspection channel of %s failed", name)
+                channel.close()
     return depths
-
-
-def live_workers(celery: Celery) -> dict[str, Any]:
-    """Workers that answered within CELERY_INSPECT_TIMEOUT_MS, with the queues they consume."""
-    timeout = current_app.config["CELERY_INSPECT_TIMEOUT_MS"] / 1000
-    replies = celery.control.inspect(timeout=timeout).active_queues() or {}
-    return {worker: sorted(q["name"] for q in queues) for worker, queues in replies.items()}
 
 
 def _describe(entry_schedule: Any) -> str:
@@ -66,15 +57,13 @@ def jobs_overview() -> dict[str, Any]:
         overview["queues"] = None
         overview["broker_error"] = f"{type(exc).__name__}: {exc}"[:300]
     try:
-        overview["workers"] = live_workers(celery)
+        client = get_redis_client()
+        overview["workers"] = live_workers(client)
+        runs = last_runs(client)
     except Exception as exc:
         overview["workers"] = None
-        overview["workers_error"] = f"{type(exc).__name__}: {exc}"[:300]
-    try:
-        runs = last_runs(get_redis_client())
-    except Exception as exc:
         runs = {}
-        overview["last_runs_error"] = f"{type(exc).__name__}: {exc}"[:300]
+        overview["monitoring_error"] = f"{type(exc).__name__}: {exc}"[:300]
     overview["schedule"] = [
         {
             "entry": name,

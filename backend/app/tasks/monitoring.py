@@ -1,6 +1,9 @@
-"""Last run and outcome of every task, recorded by worker signals in Redis.
+"""Workers' heartbeats and every task's last run, recorded by worker signals in Redis.
 
-Read by GET /api/admin/jobs and the daily system health report.
+Read by GET /api/admin/jobs and the daily system health report. Liveness comes from the
+heartbeats workers send every two seconds rather than from a broadcast `inspect`, so it
+works on every broker (the standalone embedded Redis included) and never makes a web
+request wait for replies.
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ import time
 from typing import Any
 
 import redis
-from celery.signals import task_postrun, task_prerun
+from celery.signals import heartbeat_sent, task_postrun, task_prerun, worker_ready
 
 log = logging.getLogger(__name__)
 LAST_RUNS = "zt:jobs:last_run"
+WORKERS = "zt:jobs:workers"
+WORKER_QUEUES = "zt:jobs:worker_queues"
+# A worker whose last heartbeat is older than this is not alive (heartbeats come every 2 s).
+WORKER_STALE_SECONDS = 10
+FORGET_WORKER_SECONDS = 86400
 _started: dict[str, float] = {}
 _connected = False
 
@@ -49,12 +57,47 @@ def _on_postrun(
         log.warning("could not record the last run of %s", getattr(task, "name", task))
 
 
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    queues = sorted(queue.name for queue in sender.task_consumer.queues)
+    try:
+        _client().hset(WORKER_QUEUES, sender.hostname, json.dumps(queues))
+    except Exception:
+        log.warning("could not record the queues of worker %s", sender.hostname)
+
+
+def _on_heartbeat(sender: Any = None, **_: Any) -> None:
+    try:
+        _client().hset(WORKERS, sender.eventer.hostname, json.dumps({"heartbeat_at": time.time()}))
+    except Exception:
+        log.warning("could not record a heartbeat of %s", sender.eventer.hostname)
+
+
 def connect_signals() -> None:
     global _connected
     if not _connected:
         task_prerun.connect(_on_prerun, weak=False)
         task_postrun.connect(_on_postrun, weak=False)
+        worker_ready.connect(_on_worker_ready, weak=False)
+        heartbeat_sent.connect(_on_heartbeat, weak=False)
         _connected = True
+
+
+def live_workers(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Workers heard from in the last WORKER_STALE_SECONDS, with their queues."""
+    now = time.time()
+    queues = client.hgetall(WORKER_QUEUES)
+    alive: dict[str, dict[str, Any]] = {}
+    for name, raw in client.hgetall(WORKERS).items():
+        beat = json.loads(raw)["heartbeat_at"]
+        if now - beat > FORGET_WORKER_SECONDS:
+            client.hdel(WORKERS, name)
+            client.hdel(WORKER_QUEUES, name)
+        elif now - beat <= WORKER_STALE_SECONDS:
+            alive[name.decode()] = {
+                "heartbeat_age_seconds": round(now - beat, 1),
+                "queues": json.loads(queues.get(name, b"[]")),
+            }
+    return alive
 
 
 def last_runs(client: redis.Redis) -> dict[str, dict[str, Any]]:
