@@ -15,8 +15,9 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
 
 def _user_agent() -> str | None:
-    agent = request.headers.get("User-Agent")
-    return agent[:512] if agent else None
+    # Stored as text: drop control characters (PostgreSQL refuses NUL in text columns).
+    agent = "".join(ch for ch in request.headers.get("User-Agent", "") if ch.isprintable())
+    return agent[:512] or None
 
 
 @bp.post("/login")

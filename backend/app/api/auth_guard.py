@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -48,4 +49,9 @@ def current_principal() -> Principal:
 
 
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address, or "unknown" when it is not an IP address (with ProxyFix the
+    address comes from X-Forwarded-For, which a client can fill with anything)."""
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return "unknown"

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.schemas.common import Password, StrictModel, Username
+from app.schemas.common import Fingerprint, Password, StrictModel, Username
 
 
 class LoginRequest(StrictModel):
     username: Username
     password: Password
-    device_fingerprint: Annotated[str, Field(min_length=8, max_length=128)] | None = None
+    device_fingerprint: Fingerprint | None = None
 
 
 class RefreshRequest(StrictModel):

@@ -19,6 +19,14 @@ Username = Annotated[
     ),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
+# Stored free text: no control characters (PostgreSQL refuses NUL in text columns).
+Fingerprint = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Email = Annotated[
+    str,
+    Field(
+        max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+    ),
+]
 NewPassword = Annotated[str, Field(min_length=8, max_length=256)]
 Role = Annotated[str, Field(pattern=r"^(user|admin)$")]
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import ConfigDict, model_validator
 
-from pydantic import ConfigDict, Field, model_validator
-
-from app.schemas.common import NewPassword, Page, Role, StrictModel, Username
+from app.schemas.common import Email, NewPassword, Page, Role, StrictModel, Username
 
 
 class CreateUserRequest(StrictModel):
     username: Username
     password: NewPassword
     role: Role = "user"
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
-        None
-    )
+    email: Email | None = None
 
 
 class UpdateUserRequest(StrictModel):
