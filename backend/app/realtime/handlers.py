@@ -11,11 +11,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
-from flask import request
-from flask_socketio import SocketIO, disconnect, emit, join_room
+from flask import current_app, request
+from flask_socketio import Namespace, SocketIO, disconnect, emit, join_room
 from pydantic import BaseModel, ValidationError
 
 from app.errors import AppError, Forbidden
@@ -55,7 +55,7 @@ def gated(event: str, schema: type[BaseModel]) -> Callable[[Handler], Callable[.
             if conn is None:
                 return _refuse(event, "unauthorized", "not authenticated")
             if not _within_limits(conn, event):
-                return _refuse(event, "rate_limited", "too many events; slow down")
+                return _refuse_over_limit(conn, event)
             if extra:
                 return _refuse(event, "invalid_payload", "send exactly one payload object")
             try:
@@ -76,13 +76,18 @@ def gated(event: str, schema: type[BaseModel]) -> Callable[[Handler], Callable[.
 
 def _within_limits(conn: Connection, event: str) -> bool:
     user_limiter = registry.user_limiter(conn.user_id)
-    if conn.limiter.allow(event) and (user_limiter is None or user_limiter.allow(event)):
-        return True
+    return conn.limiter.allow(event) and (user_limiter is None or user_limiter.allow(event))
+
+
+def _refuse_over_limit(conn: Connection, event: str) -> dict[str, Any]:
+    """Refuse an event over the limits; a client that keeps flooding is disconnected, after
+    its last refusal is sent."""
+    refusal = _refuse(event, "rate_limited", "too many events; slow down")
     if conn.flood.record():
         log.warning("disconnecting flooding socket %s of user %s", conn.sid, conn.user_id)
         registry.counters["flood_disconnects"] += 1
         disconnect()
-    return False
+    return refusal
 
 
 def _join(conn: Connection, room: str) -> dict[str, Any]:
@@ -94,10 +99,26 @@ def _join(conn: Connection, room: str) -> dict[str, Any]:
     return {"ok": True, **reply}
 
 
-def register_handlers(socketio: SocketIO) -> None:
-    socketio.on_event("connect", _on_connect)
-    socketio.on_event("disconnect", _on_disconnect)
+class _Dispatcher(Namespace):
+    """Routes every event of namespace "/" by its name; any other name gets `not_found`.
 
+    Not a decorator catch-all (``on_event("*")``): python-socketio hands a client event
+    literally named "*" to that handler with the sender's first argument where the sid
+    belongs, so it would run in the context of whichever socket id the client names.
+    """
+
+    def __init__(self, handlers: dict[str, Callable[..., Any]]) -> None:
+        super().__init__("/")
+        self._handlers = handlers
+
+    def trigger_event(self, event: Any, *args: Any) -> Any:
+        handler = self._handlers.get(event) if isinstance(event, str) else None
+        if handler is None:
+            handler = partial(_unknown_event, event)
+        return self.socketio._handle_event(handler, event, self.namespace, *args)
+
+
+def register_handlers(socketio: SocketIO) -> None:
     @gated("join_user_room", schemas.JoinUserRoom)
     def join_user_room(conn: Connection, data: schemas.JoinUserRoom) -> dict[str, Any]:
         if data.user_id != conn.user_id and not conn.is_admin:
@@ -154,10 +175,11 @@ def register_handlers(socketio: SocketIO) -> None:
 
     @gated("recover", schemas.Recover)
     def recover(conn: Connection, data: schemas.Recover) -> dict[str, Any]:
-        results = {}
-        for room, last_offset in data.offsets.items():
+        for room in data.offsets:
             if room not in conn.rooms or not rooms.is_recoverable(room):
                 raise Forbidden(f"join {room!r} before recovering it")
+        results = {}
+        for room, last_offset in data.offsets.items():
             outcome = event_log().since(room, last_offset)
             for logged in outcome.events:
                 emit(
@@ -174,25 +196,22 @@ def register_handlers(socketio: SocketIO) -> None:
             results[room] = result
         return {"ok": True, "rooms": results}
 
-    def unknown_event(event: str, *args: Any) -> dict[str, Any]:
-        registry.events_received["unknown"] += 1
-        conn = registry.get(request.sid)  # type: ignore[attr-defined]
-        if conn is not None:
-            _within_limits(conn, "unknown")
-        return _refuse(str(event)[:64], "not_found", "unknown event")
-
-    socketio.on_event("*", unknown_event)
-    for name, handler in (
-        ("join_user_room", join_user_room),
-        ("join_admin_room", join_admin_room),
-        ("subscribe_risk_score", subscribe_risk_score),
-        ("subscribe_network_topology", subscribe_network_topology),
-        ("behavioral_data", behavioral_data),
-        ("ping", ping),
-        ("update_token", update_token),
-        ("recover", recover),
-    ):
-        socketio.on_event(name, handler)
+    socketio.on_namespace(
+        _Dispatcher(
+            {
+                "connect": _on_connect,
+                "disconnect": _on_disconnect,
+                "join_user_room": join_user_room,
+                "join_admin_room": join_admin_room,
+                "subscribe_risk_score": subscribe_risk_score,
+                "subscribe_network_topology": subscribe_network_topology,
+                "behavioral_data": behavioral_data,
+                "ping": ping,
+                "update_token": update_token,
+                "recover": recover,
+            }
+        )
+    )
 
 
 def _principal(conn: Connection) -> Principal:
@@ -204,9 +223,36 @@ def _principal(conn: Connection) -> Principal:
     return Principal(user=user, session=session)
 
 
-def _on_connect(auth: Any = None) -> None:
+def _unknown_event(event: Any, *args: Any) -> dict[str, Any]:
+    registry.events_received["unknown"] += 1
+    name = str(event)[:64]
+    conn = registry.get(request.sid)  # type: ignore[attr-defined]
+    if conn is not None and not _within_limits(conn, "unknown"):
+        return _refuse_over_limit(conn, name)
+    return _refuse(name, "not_found", "unknown event")
+
+
+def _sent_as_event() -> bool:
+    """Whether a client emitted "connect" or "disconnect" as an ordinary event.
+
+    python-socketio hands such an event to the lifecycle handler, which would let a client
+    re-authenticate its socket (resetting its rate limits) or drop out of the registry and
+    presence while staying in its rooms (escaping token expiry and session termination).
+    A real connect or disconnect runs while the socket is pending, never connected.
+    """
+    manager = current_app.extensions["socketio"].server.manager
+    return bool(manager.is_connected(request.sid, "/"))  # type: ignore[attr-defined]
+
+
+def _on_connect(auth: Any = None) -> dict[str, Any] | None:
+    if _sent_as_event():
+        return _unknown_event("connect")
     open_connection(request.sid, auth)  # type: ignore[attr-defined]
+    return None
 
 
-def _on_disconnect(reason: Any = None) -> None:
+def _on_disconnect(*args: Any) -> dict[str, Any] | None:
+    if _sent_as_event():
+        return _unknown_event("disconnect")
     close_connection(request.sid)  # type: ignore[attr-defined]
+    return None

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 
-from app.errors import AppError, Forbidden
+from app.errors import AppError, Forbidden, Unauthorized
 from app.extensions import db
 from app.realtime import rooms
 from app.realtime.connections import Connection, registry
@@ -43,7 +43,7 @@ def presence() -> Presence:
 def _token_from(auth: Any) -> str:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
         return auth["token"]
-    raise ConnectionRefusedError("unauthorized")
+    raise Unauthorized("no access token in the connect auth")
 
 
 def open_connection(sid: str, auth: Any) -> None:

@@ -66,17 +66,23 @@ class EventLog:
         value = self._client.get(_seq_key(room))
         return int(value) if value is not None else 0
 
-    def since(self, room: str, last_offset: int) -> Recovery:
+    def since(self, room: str, last_offset: int, now: float | None = None) -> Recovery:
+        """The events after ``last_offset`` up to the current offset, or why they cannot be.
+
+        Events appended while this runs (past the current offset read first) are left out:
+        the client, already back in the room, gets them live.
+        """
         current = self.current_offset(room)
         if last_offset > current:
             return Recovery(False, [], "unknown_offset", current)
         if last_offset == current:
             return Recovery(True, [], None, current)
-        oldest_ms = int(time.time() * 1000) - self._window_ms
+        oldest_ms = int((time.time() if now is None else now) * 1000) - self._window_ms
         events = []
         for entry_id, fields in self._client.xrange(_log_key(room), "-", "+"):
             offset = int(fields[b"o"])
-            if offset <= last_offset or int(entry_id.split(b"-")[0]) < oldest_ms:
+            too_old = int(entry_id.split(b"-")[0]) < oldest_ms
+            if offset <= last_offset or offset > current or too_old:
                 continue
             events.append(LoggedEvent(offset, fields[b"e"].decode(), json.loads(fields[b"d"])))
         expected = list(range(last_offset + 1, current + 1))
