@@ -11,7 +11,9 @@ from app.config import load_config
 from tests.conftest import REPO_ROOT
 from websocket_config import socketio_options
 
-SETTING_READ = re.compile(r'_(?:get|str|int|bool|choice|list|rate_limits)\(\s*env,\s*"([A-Z0-9_]+)"')
+SETTING_READ = re.compile(
+    r'_(?:get|str|int|bool|choice|list|rate_limits)\(\s*env,\s*"([A-Z0-9_]+)"'
+)
 
 
 def settings_read_by_config() -> set[str]:
