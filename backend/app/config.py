@@ -180,6 +180,29 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "REDIS_SOCKET_TIMEOUT": float(_int(env, "REDIS_SOCKET_TIMEOUT_MS", 2000, 1)) / 1000,
         "REDIS_CONNECT_TIMEOUT": float(_int(env, "REDIS_CONNECT_TIMEOUT_MS", 2000, 1)) / 1000,
         "REDIS_HEALTH_CHECK_INTERVAL": _int(env, "REDIS_HEALTH_CHECK_INTERVAL", 30),
+        # --- Redis pool and the cache (app.redis_client, app.services.cache_service) ---
+        # A caller waits this long for a free pooled connection before giving up.
+        "REDIS_POOL_TIMEOUT": float(_int(env, "REDIS_POOL_TIMEOUT_MS", 2000, 1)) / 1000,
+        # Connection errors are retried this many times, backing off exponentially
+        # (base * 2**attempt, capped), so clients reconnect by themselves after a restart.
+        "REDIS_RETRY_ATTEMPTS": _int(env, "REDIS_RETRY_ATTEMPTS", 3),
+        "REDIS_RETRY_BACKOFF_BASE": float(_int(env, "REDIS_RETRY_BACKOFF_BASE_MS", 10)) / 1000,
+        "REDIS_RETRY_BACKOFF_CAP": float(_int(env, "REDIS_RETRY_BACKOFF_CAP_MS", 1000)) / 1000,
+        # Seconds each cached type lives (ARCHITECTURE section 5).
+        "CACHE_TTL_BEHAVIORAL_MODEL": _int(env, "CACHE_TTL_BEHAVIORAL_MODEL", 3600, 1),
+        "CACHE_TTL_CONTEXT_SCORE": _int(env, "CACHE_TTL_CONTEXT_SCORE", 300, 1),
+        "CACHE_TTL_THREAT_PREDICTION": _int(env, "CACHE_TTL_THREAT_PREDICTION", 1800, 1),
+        "CACHE_TTL_SESSION_DATA": _int(env, "CACHE_TTL_SESSION_DATA", 3600, 1),
+        "CACHE_TTL_DEVICE_PROFILE": _int(env, "CACHE_TTL_DEVICE_PROFILE", 7200, 1),
+        "CACHE_TTL_POLICY_PERFORMANCE": _int(env, "CACHE_TTL_POLICY_PERFORMANCE", 1800, 1),
+        # Largest encoded value the cache accepts; bigger ones are a programming error.
+        "CACHE_MAX_VALUE_BYTES": _int(env, "CACHE_MAX_VALUE_BYTES", 1024 * 1024, 1),
+        # While Redis is unreachable the cache serves misses and tries Redis again this often.
+        "CACHE_OUTAGE_RETRY": float(_int(env, "CACHE_OUTAGE_RETRY_MS", 1000, 1)) / 1000,
+        # get_or_compute: the computing caller's lock lifetime, and how long others wait
+        # for its result before computing themselves.
+        "CACHE_LOCK_TTL": float(_int(env, "CACHE_LOCK_TTL_MS", 10_000, 1)) / 1000,
+        "CACHE_LOCK_WAIT": float(_int(env, "CACHE_LOCK_WAIT_MS", 10_000, 0)) / 1000,
         "CELERY_BROKER_URL": _str(env, "CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
         "CELERY_RESULT_BACKEND": _str(env, "CELERY_RESULT_BACKEND", "redis://localhost:6379/1"),
         "CELERY_TIMEZONE": _str(env, "CELERY_TIMEZONE", "UTC"),
