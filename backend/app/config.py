@@ -7,7 +7,7 @@ Two running modes (ARCHITECTURE section 3):
 
 * ``services`` (default): PostgreSQL, Redis and RabbitMQ from the environment, with the
   seed's defaults.
-* ``standalone``: SQLite under ``instance/``, an in-process Redis stand-in, no external
+* ``standalone``: SQLite under ``instance/``, an embedded Redis stand-in, no external
   service. Selected with ``APP_MODE=standalone`` or ``python run.py --standalone``.
 """
 
@@ -206,6 +206,20 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "CELERY_BROKER_URL": _str(env, "CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
         "CELERY_RESULT_BACKEND": _str(env, "CELERY_RESULT_BACKEND", "redis://localhost:6379/1"),
         "CELERY_TIMEZONE": _str(env, "CELERY_TIMEZONE", "UTC"),
+        # Soft limit raises SoftTimeLimitExceeded inside the task; the hard one kills it.
+        "CELERY_TASK_SOFT_TIME_LIMIT": _int(env, "CELERY_TASK_SOFT_TIME_LIMIT", 300, 1),
+        "CELERY_TASK_TIME_LIMIT": _int(env, "CELERY_TASK_TIME_LIMIT", 360, 1),
+        "CELERY_RESULT_EXPIRES": _int(env, "CELERY_RESULT_EXPIRES", 86400, 60),
+        "CELERY_TASK_MAX_RETRIES": _int(env, "CELERY_TASK_MAX_RETRIES", 5, 0),
+        # Where beat keeps its schedule state (last run times).
+        "CELERY_BEAT_SCHEDULE_FILE": _str(
+            env, "CELERY_BEAT_SCHEDULE_FILE", str(INSTANCE_DIR / "celerybeat-schedule")
+        ),
+        # Retention of cleanup tasks, in days (sessions: SESSION_IDLE_TIMEOUT_SECONDS).
+        "BEHAVIOR_RETENTION_DAYS": _int(env, "BEHAVIOR_RETENTION_DAYS", 90, 1),
+        "PREDICTION_RETENTION_DAYS": _int(env, "PREDICTION_RETENTION_DAYS", 30, 1),
+        "NOTIFICATION_RETENTION_DAYS": _int(env, "NOTIFICATION_RETENTION_DAYS", 30, 1),
+        "CLEANUP_BATCH_SIZE": _int(env, "CLEANUP_BATCH_SIZE", 1000, 1),
         "SOCKETIO_ASYNC_MODE": _choice(env, "SOCKETIO_ASYNC_MODE", "eventlet", ASYNC_MODES),
         # Redis URL carrying Socket.IO messages between processes; defaults to REDIS_URL,
         # "none" for a single process with no queue.

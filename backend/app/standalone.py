@@ -1,8 +1,8 @@
 """Standalone mode: the whole platform on one machine with no external service.
 
-The web process serves an in-process Redis stand-in (fakeredis's TCP server on a free
-loopback port) that every client of this process, and any child process, uses as cache,
-broker, result backend and Socket.IO queue, exactly as it would use a real Redis.
+The web process starts a Redis stand-in (fakeredis's TCP server on a free loopback port,
+in a child process: see app.embedded_redis) that it and its worker and beat children use
+as cache, broker, result backend and Socket.IO queue, exactly as they would a real Redis.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from fakeredis import TcpFakeServer
 from flask import Flask
 from flask_migrate import upgrade
 
@@ -33,20 +32,28 @@ BANNER = """\
 ==============================================================================
  Zero Trust AI platform - STANDALONE MODE (single machine, for trying it out)
  Database: {database}
- Redis:    in-process stand-in at {redis_url} (data lives as long as this process)
+ Redis:    embedded stand-in at {redis_url} (data lives as long as this process)
  For real services (PostgreSQL, Redis, RabbitMQ) run `python run.py` with the
  settings of .env.example; see README "Services mode".
 =============================================================================="""
 
 
+EMBEDDED_REDIS_START_SECONDS = 30
+
+
 @dataclass
 class EmbeddedRedis:
-    server: TcpFakeServer
+    process: subprocess.Popen[bytes]
     url: str
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def _free_port() -> int:
@@ -56,11 +63,23 @@ def _free_port() -> int:
 
 
 def start_embedded_redis() -> EmbeddedRedis:
-    server = TcpFakeServer(("127.0.0.1", _free_port()))
-    thread = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    return EmbeddedRedis(server=server, url=f"redis://{host!s}:{port}")
+    """Start the Redis stand-in process and wait until it accepts connections."""
+    port = _free_port()
+    command = [sys.executable, "-m", "app.embedded_redis", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (fixed argv)
+    embedded = EmbeddedRedis(process=process, url=f"redis://127.0.0.1:{port}")
+    atexit.register(embedded.stop)
+    deadline = time.monotonic() + EMBEDDED_REDIS_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the embedded Redis exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return embedded
+        except OSError:
+            time.sleep(0.05)
+    embedded.stop()
+    raise RuntimeError(f"the embedded Redis did not listen on port {port} in time")
 
 
 def standalone_settings(redis_url: str) -> dict[str, Any]:

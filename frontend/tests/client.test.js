@@ -119,11 +119,7 @@ describe('rooms and subscriptions', () => {
     expect(Array.isArray(snapshot.edges)).toBe(true);
   });
 
-  // Known server problem (see frontend/README.md): in standalone mode under eventlet or gevent the
-  // embedded Redis never pushes pub/sub messages to the web process's queue listener, so events
-  // emitted by another process (Celery worker, this helper) are logged for recovery but never
-  // delivered live. When that is fixed this test fails: turn `it.fails` into `it`.
-  it.fails('delivers events another process emits to its user room, live', async () => {
+  it('delivers events another process emits to its user room, live', async () => {
     const account = await newUser(server);
     const client = track(await connected(server, account));
     await client.joinUserRoom();

@@ -76,7 +76,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{base}/api/health", timeout=2).ok, 90, "standalone web")
         out = process.output()
-        redis_url = re.search(r"in-process stand-in at (redis://[\d.:]+)", out)[1]  # type: ignore[index]
+        redis_url = re.search(r"embedded stand-in at (redis://[\d.:]+)", out)[1]  # type: ignore[index]
         password = re.search(r"with password (\S+)", out)[1]  # type: ignore[index]
         yield Standalone(process, base, redis_url, password, beat_file)
     finally:

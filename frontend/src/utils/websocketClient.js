@@ -54,7 +54,8 @@ export class WebSocketClient {
     this._opts = DEFAULTS;
     /** @type {import('socket.io-client').Socket | null} the current socket, null while offline */
     this.socket = null;
-    /** The last `connection_response` {sid, user_id, session_id, server_time, token_expires_at}. */
+    /** The last `connection_response` {sid, user_id, session_id, server_time, token_expires_at,
+     *  session_room, session_offset}. */
     this.connectionInfo = null;
   }
 
@@ -357,6 +358,9 @@ export class WebSocketClient {
     if (event === 'connection_response') {
       this.connectionInfo = data;
       this._tokenExpiresAt = data?.token_expires_at;
+      // The server joins the session room at connect; its offset is the recovery baseline.
+      if (typeof data?.session_room === 'string' && Number.isInteger(data?.session_offset))
+        this._tracker.baseline(data.session_room, data.session_offset);
       this._settleReady(null, data);
     } else if (event === 'room_joined' && Number.isInteger(data?.offset)) {
       this._tracker.baseline(data.room, data.offset);

@@ -74,7 +74,7 @@ export async function startServer(env = {}) {
     output.push(chunk);
     const text = output.join('');
     adminPassword ??= text.match(/created admin '[^']+' with password (\S+)/)?.[1] ?? null;
-    redisUrl ??= text.match(/in-process stand-in at (redis:\/\/[\d.]+:\d+)/)?.[1] ?? null;
+    redisUrl ??= text.match(/embedded stand-in at (redis:\/\/[\d.]+:\d+)/)?.[1] ?? null;
   });
   child.stderr.setEncoding('utf8').on('data', (chunk) => output.push(chunk));
   const exited = new Promise((r) => child.once('exit', r));
