@@ -19,6 +19,7 @@ from app.errors import AppError, Forbidden, Unauthorized
 from app.extensions import db
 from app.realtime import rooms
 from app.realtime.connections import Connection, registry
+from app.realtime.emit import event_log
 from app.realtime.presence import Presence, new_process_id
 from app.realtime.rate_limit import EventLimiter, FloodDetector
 from app.redis_client import get_redis_client
@@ -53,15 +54,22 @@ def open_connection(sid: str, auth: Any) -> None:
         token = _token_from(auth)
         principal = authenticate(token)
         claims = tokens.decode_token(token, tokens.ACCESS)
+        user_id, session_id = principal.user.id, principal.session.id
+        is_admin = principal.user.is_admin
     except AppError as exc:
         registry.counters["refused_connections"] += 1
         raise ConnectionRefusedError("unauthorized") from exc
+    finally:
+        # Hand the pooled database connection back now, not after the Redis round trips
+        # below: held across them, a burst of connects exhausted the pool and connects
+        # failed with QueuePool timeouts (bench/ws_load.py).
+        db.session.remove()
     limits = cfg["WS_RATE_LIMITS"]
     conn = Connection(
         sid=sid,
-        user_id=principal.user.id,
-        session_id=principal.session.id,
-        is_admin=principal.user.is_admin,
+        user_id=user_id,
+        session_id=session_id,
+        is_admin=is_admin,
         token_expires_at=claims.expires_at.timestamp(),
         limiter=EventLimiter(limits),
         flood=FloodDetector(cfg["WS_FLOOD_MAX_REJECTIONS"], cfg["WS_FLOOD_WINDOW_SECONDS"]),
@@ -83,9 +91,20 @@ def open_connection(sid: str, auth: Any) -> None:
             "session_id": str(conn.session_id),
             "server_time": time.time() * 1000,
             "token_expires_at": conn.token_expires_at,
+            # The session room is joined here, not by a join event: its recovery baseline.
+            "session_room": session_room,
+            "session_offset": _current_offset(session_room),
         },
     )
-    db.session.remove()
+
+
+def _current_offset(room: str) -> int | None:
+    try:
+        return event_log().current_offset(room)
+    except Exception:
+        registry.counters["errors"] += 1
+        log.exception("recovery log unavailable for %s", room)
+        return None
 
 
 def close_connection(sid: str) -> None:
