@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,9 @@ from app.services.cache_codec import TTL_SETTINGS, CacheType
 from app.services.cache_service import CacheService, cache_service
 from tests.conftest import test_config
 from tests.services import IN_CI
+from tests.unit.cache_support import free_port, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def accepts_connections(port: int) -> bool:
