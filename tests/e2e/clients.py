@@ -1,0 +1,143 @@
+"""Real clients of a running web process: REST logins and recording Socket.IO clients.
+
+A ``RecordingClient`` keeps every event it receives, in arrival order, with its own
+disconnect as the event ``"disconnect"``; tests wait on that record with timeouts, never
+by sleeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import engineio
+import requests
+import socketio
+
+from tests.e2e.servers import WebServer
+
+WAIT_SECONDS = 10.0
+_pings = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Login:
+    user_id: int
+    session_id: str
+    access_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def login(server: WebServer, username: str, password: str) -> Login:
+    response = requests.post(
+        f"{server.url}/api/auth/login",
+        json={"username": username, "password": password},
+        timeout=WAIT_SECONDS,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Login(body["user"]["id"], body["session_id"], body["access_token"])
+
+
+Predicate = Callable[[Any], bool]
+
+
+class _InOrderEngineIOClient(engineio.Client):
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class InOrderClient(socketio.Client):
+    """python-socketio runs the handler of each incoming message in a thread of its own,
+    so two events sent in order may be handled out of order. This client handles them
+    in its read loop, in arrival order (its handlers must not block)."""
+
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return _InOrderEngineIOClient
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.sio = InOrderClient(reconnection=False)
+        self.record: list[tuple[str, Any]] = []
+        self.disconnected = threading.Event()
+        self._changed = threading.Condition()
+        self.sio.on("*", self._on_event)
+        self.sio.on("connect_error", lambda data=None: self._append("connect_error", data))
+        self.sio.on("disconnect", self._on_disconnect)
+
+    def _append(self, name: str, data: Any) -> None:
+        with self._changed:
+            self.record.append((name, data))
+            self._changed.notify_all()
+
+    def _on_event(self, event: str, *args: Any) -> None:
+        self._append(event, args[0] if args else None)
+
+    def _on_disconnect(self, *reason: Any) -> None:
+        self._append("disconnect", reason[0] if reason else None)
+        self.disconnected.set()
+
+    def connect(self, server: WebServer, token: str) -> RecordingClient:
+        self.sio.connect(
+            server.url, auth={"token": token}, transports=["websocket"], wait_timeout=WAIT_SECONDS
+        )
+        self.wait_for("connection_response")
+        return self
+
+    def call(self, event: str, *args: Any) -> Any:
+        """Emit and return the server's acknowledgement."""
+        return self.sio.call(event, args[0] if len(args) == 1 else args, timeout=WAIT_SECONDS)
+
+    def payloads(self, event: str, where: Predicate = lambda data: True) -> list[Any]:
+        with self._changed:
+            return [data for name, data in self.record if name == event and where(data)]
+
+    def names(self) -> list[str]:
+        with self._changed:
+            return [name for name, _ in self.record]
+
+    def wait_for(
+        self, event: str, where: Predicate = lambda data: True, timeout: float = WAIT_SECONDS
+    ) -> Any:
+        """The first ``event`` whose payload satisfies ``where``, waiting up to ``timeout``."""
+        found: list[Any] = []
+
+        def arrived() -> bool:
+            found[:] = [data for name, data in self.record if name == event and where(data)]
+            return bool(found)
+
+        with self._changed:
+            if not self._changed.wait_for(arrived, timeout):
+                raise AssertionError(f"no {event!r} within {timeout}s; got {self.names()}")
+        return found[0]
+
+    def settle(self) -> None:
+        """Return once everything the server sent before now has been recorded: a ping's
+        `pong` comes after it on the same connection."""
+        stamp = float(next(_pings))
+        self.sio.emit("ping", {"client_ts": stamp})
+        self.wait_for("pong", lambda data: data["client_ts"] == stamp)
+
+    def close(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()
+        self.sio.shutdown()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds (for state that has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)

@@ -1,0 +1,131 @@
+"""Connect refusal, rate limits, flood disconnect and token expiry on a real process.
+
+The `tight` server refills its default bucket at 0.2 events/s with bursts of 5,
+disconnects after 5 refusals, warns 2 s before a token expires and allows 1 s of grace.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from tests.e2e.clients import WAIT_SECONDS, RecordingClient
+from tests.e2e.conftest import TIGHT, Accounts, Clients, Platform, Servers
+from tests.e2e.servers import WebServer
+from tests.tokens import forge_access_token
+
+pytestmark = pytest.mark.integration
+BURST = 5
+TOKEN_SECONDS = 4
+
+
+def local_stats(server: WebServer, admin_headers: dict[str, str]) -> dict[str, Any]:
+    response = requests.get(
+        f"{server.url}/api/admin/realtime/stats", headers=admin_headers, timeout=WAIT_SECONDS
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("token", ["expired", "tampered", "none"])
+def test_a_connection_without_a_valid_token_is_refused(
+    servers: Servers, platform: Platform, accounts: Accounts, token: str
+) -> None:
+    user = accounts.login(servers.a)
+    auth = {
+        "expired": {
+            "token": forge_access_token(platform.jwt_secret, user.user_id, user.session_id, -5)
+        },
+        "tampered": {"token": user.access_token[:-3] + "abc"},
+        "none": {},
+    }[token]
+    client = RecordingClient()
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.sio.connect(servers.a.url, auth=auth, transports=["websocket"], wait_timeout=10)
+
+    assert client.payloads("connect_error") == [{"message": "unauthorized"}]
+    client.close()
+
+
+def test_a_burst_is_rate_limited_and_counted(
+    servers: Servers, accounts: Accounts, clients: Clients
+) -> None:
+    admin = accounts.login(servers.tight, "admin")
+    user = accounts.login(servers.tight)
+    client = clients.connect(servers.tight, user.access_token)
+    before = local_stats(servers.tight, admin.headers)["rate_limited"]
+
+    acks = [client.call("ping", {"client_ts": float(i)}) for i in range(BURST + 3)]
+
+    assert [ack["ok"] for ack in acks] == [True] * BURST + [False] * 3
+    assert {ack["error"]["code"] for ack in acks[BURST:]} == {"rate_limited"}
+    assert client.payloads("error") == [ack["error"] for ack in acks[BURST:]]
+    assert local_stats(servers.tight, admin.headers)["rate_limited"] == before + 3
+    assert client.sio.connected
+
+
+def test_a_flooding_client_is_disconnected(
+    servers: Servers, accounts: Accounts, clients: Clients
+) -> None:
+    admin = accounts.login(servers.tight, "admin")
+    user = accounts.login(servers.tight)
+    client = clients.connect(servers.tight, user.access_token)
+    floods = local_stats(servers.tight, admin.headers)["flood_disconnects"]
+    rejections = int(TIGHT["WS_FLOOD_MAX_REJECTIONS"])
+
+    for i in range(BURST + rejections):
+        client.sio.emit("ping", {"client_ts": float(i)})
+
+    assert client.disconnected.wait(WAIT_SECONDS), client.names()
+    assert client.names().count("pong") == BURST
+    assert [error["code"] for error in client.payloads("error")] == ["rate_limited"] * rejections
+    assert client.names()[-1] == "disconnect"
+    assert local_stats(servers.tight, admin.headers)["flood_disconnects"] == floods + 1
+
+
+def short_lived_socket(
+    servers: Servers, platform: Platform, accounts: Accounts, clients: Clients
+) -> tuple[RecordingClient, str, float]:
+    """A socket on the tight server whose access token expires in a few seconds; returns it
+    with a fresh (long) token of the same session and the short token's expiry."""
+    user = accounts.login(servers.tight)
+    short = forge_access_token(platform.jwt_secret, user.user_id, user.session_id, TOKEN_SECONDS)
+    client = clients.connect(servers.tight, short)
+    expires_at = client.payloads("connection_response")[0]["token_expires_at"]
+    return client, user.access_token, expires_at
+
+
+def test_an_expiring_token_is_warned_then_the_socket_disconnected(
+    servers: Servers, platform: Platform, accounts: Accounts, clients: Clients
+) -> None:
+    client, _, expires_at = short_lived_socket(servers, platform, accounts, clients)
+
+    warning = client.wait_for("token_expiring")
+    assert client.disconnected.wait(TOKEN_SECONDS + WAIT_SECONDS), client.names()
+
+    assert warning["expires_at"] == expires_at
+    assert 0 <= warning["seconds_left"] <= int(TIGHT["WS_TOKEN_WARNING_SECONDS"])
+    assert time.time() >= expires_at + int(TIGHT["WS_TOKEN_GRACE_SECONDS"]) - 0.5
+    assert client.names()[-3:] == ["token_expiring", "error", "disconnect"]
+    assert client.payloads("error")[0]["code"] == "token_expired"
+
+
+def test_a_fresh_token_keeps_the_socket_connected(
+    servers: Servers, platform: Platform, accounts: Accounts, clients: Clients
+) -> None:
+    client, fresh, expires_at = short_lived_socket(servers, platform, accounts, clients)
+    client.wait_for("token_expiring")
+
+    ack = client.call("update_token", {"token": fresh})
+
+    assert ack["ok"] is True and ack["expires_at"] > expires_at + 60
+    grace_over = expires_at + int(TIGHT["WS_TOKEN_GRACE_SECONDS"]) + 1.0
+    assert not client.disconnected.wait(max(0.0, grace_over - time.time()))
+    client.settle()
+    assert client.payloads("token_updated") == [{"expires_at": ack["expires_at"]}]
+    assert "error" not in client.names()
