@@ -38,8 +38,6 @@ def test_config(**overrides: Any) -> dict[str, Any]:
         # Socket.IO handlers run in-process under the test client: threads, no queue.
         "SOCKETIO_ASYNC_MODE": "threading",
         "SOCKETIO_MESSAGE_QUEUE": "none",
-        # No worker answers in unit tests; do not wait long for one.
-        "CELERY_INSPECT_TIMEOUT_MS": "100",
     }
     return load_config(env, **{"REALTIME_SERVER": True, **overrides})
 

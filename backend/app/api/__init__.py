@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from app.api.admin_cache import bp as admin_cache_bp
+    from app.api.admin_jobs import bp as admin_jobs_bp
     from app.api.admin_realtime import bp as admin_realtime_bp
     from app.api.admin_users import bp as admin_users_bp
     from app.api.auth import bp as auth_bp
@@ -21,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
         admin_users_bp,
         admin_realtime_bp,
         admin_cache_bp,
+        admin_jobs_bp,
         openapi_bp,
     ):
         app.register_blueprint(blueprint)
