@@ -30,9 +30,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import sqlalchemy as sa
+from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.extensions import db
 from tests.conftest import REPO_ROOT, test_config
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
@@ -64,8 +66,6 @@ def migrated_schema(prefix: str = "zt_e2e") -> Iterator[str]:
     Its user ids start at a random offset, so rooms such as ``user:<id>`` of two test
     runs sharing one Redis (whose pub/sub channels span databases) do not collide.
     """
-    from flask_migrate import upgrade
-
     schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -76,8 +76,6 @@ def migrated_schema(prefix: str = "zt_e2e") -> Iterator[str]:
         app = create_app(test_config(SQLALCHEMY_DATABASE_URI=rendered))
         with app.app_context():
             upgrade()
-            from app.extensions import db
-
             first_id = secrets.randbelow(10**8) + 10**6
             db.session.execute(sa.text(f"ALTER SEQUENCE users_id_seq RESTART WITH {first_id}"))
             db.session.commit()

@@ -1,4 +1,5 @@
-"""Connect refusal, rate limits, flood disconnect and token expiry on a real process.
+"""Connect refusal, hostile packets, rate limits, flood disconnect and token expiry on a
+real process.
 
 The `tight` server refills its default bucket at 0.2 events/s with bursts of 5,
 disconnects after 5 refusals, warns 2 s before a token expires and allows 1 s of grace.
@@ -6,12 +7,14 @@ disconnects after 5 refusals, warns 2 s before a token expires and allows 1 s of
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 import requests
 import socketio
+import websocket
 
 from tests.e2e.clients import WAIT_SECONDS, RecordingClient
 from tests.e2e.conftest import TIGHT, Accounts, Clients, Platform, Servers
@@ -50,6 +53,33 @@ def test_a_connection_without_a_valid_token_is_refused(
 
     assert client.payloads("connect_error") == [{"message": "unauthorized"}]
     client.close()
+
+
+def test_a_packet_too_deeply_nested_to_decode_is_dropped_and_the_socket_still_served(
+    servers: Servers, accounts: Accounts
+) -> None:
+    """Below the event handlers: the Socket.IO decoder itself gives up (RecursionError);
+    the server must log it and carry on, for this connection too."""
+    user = accounts.login(servers.a)
+    ws_url = servers.a.url.replace("http://", "ws://")
+    ws = websocket.create_connection(
+        f"{ws_url}/socket.io/?EIO=4&transport=websocket", timeout=WAIT_SECONDS
+    )
+    try:
+        assert ws.recv().startswith("0")  # Engine.IO open
+        ws.send("40" + json.dumps({"token": user.access_token}))
+        while not ws.recv().startswith("40"):  # connection_response may come first
+            pass
+        depth = 100_000
+        ws.send('42["ping",' + "[" * depth + "]" * depth + "]")
+        ws.send('42["ping",{"client_ts":7}]')
+        frames = []
+        while not any(frame.startswith('42["pong"') for frame in frames):
+            frames.append(ws.recv())
+    finally:
+        ws.close()
+    [pong] = [json.loads(frame[2:])[1] for frame in frames if frame.startswith('42["pong"')]
+    assert pong["client_ts"] == 7
 
 
 def test_a_burst_is_rate_limited_and_counted(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
@@ -175,7 +175,6 @@ def event_and_args(scene: Scene) -> st.SearchStrategy[tuple[str, tuple[Any, ...]
 @given(data=st.data())
 def test_hostile_events_are_refused_and_change_nothing(scene: Scene, data: st.DataObject) -> None:
     event, args = data.draw(event_and_args(scene))
-    assume(not (event == "ping" and len(args) == 1 and accepted_by_schema(event, args[0])))
     scene.socket.drain()
     rooms = set(scene.socket.connection.rooms)
     expires = scene.socket.connection.token_expires_at
