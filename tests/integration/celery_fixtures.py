@@ -5,6 +5,7 @@ The fixtures are registered in tests/integration/conftest.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -67,8 +68,15 @@ def celery(app: Flask, worker_env: dict[str, str]) -> Celery:
     return celery
 
 
-def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Process:
-    worker = Process(
+class Worker(Process):
+    """A worker process and the node name it announces itself with."""
+
+    node_name: str
+
+
+def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Worker:
+    node_name = f"{name}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    worker = Worker(
         python(
             "-m",
             "celery",
@@ -80,7 +88,7 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Pr
             "-c",
             "1",
             "-n",
-            f"{name}-{uuid.uuid4().hex[:6]}@%h",
+            node_name,
             "-I",
             "tests.celery_probe_tasks",
             "-E",
@@ -92,6 +100,7 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Pr
         env,
         tmp_path / f"worker-{name}.log",
     )
+    worker.node_name = node_name
     wait_for(lambda: "ready." in worker.output(), 60, "the Celery worker to be ready")
     return worker
 
@@ -99,8 +108,17 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Pr
 @pytest.fixture(scope="module")
 def worker(
     worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Process]:
+) -> Iterator[Worker]:
     """One worker for the module (prefork: a killed child is replaced by the parent)."""
     process = start_worker(worker_env, tmp_path_factory.mktemp("celery"))
     yield process
     process.stop()
+
+
+def wait_for_heartbeat(worker: Worker) -> None:
+    """Each test starts on a flushed Redis: wait until the worker's next heartbeat (every
+    2 s) has recorded it again."""
+    from app.tasks.monitoring import WORKERS
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    wait_for(lambda: client.hexists(WORKERS, worker.node_name), 10, "a heartbeat of the worker")

@@ -14,6 +14,7 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import Notification, SystemHealthReport
+from tests.integration.celery_fixtures import Worker, wait_for_heartbeat
 from tests.procs import REPO_ROOT, Process, wait_for
 
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -28,7 +29,7 @@ def run_celery(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_inspect_commands(worker_env: dict[str, str], worker: Process) -> None:
+def test_inspect_commands(worker_env: dict[str, str], worker: Worker) -> None:
     registered = run_celery(worker_env, "inspect", "registered", "--timeout", "5")
     for task in ("cleanup_expired_sessions", "generate_system_health_report", "cleanup_cache"):
         assert f"app.tasks.cleanup_tasks.{task}" in registered
@@ -37,7 +38,7 @@ def test_inspect_commands(worker_env: dict[str, str], worker: Process) -> None:
 
 
 def test_events_dump_shows_task_events(
-    worker_env: dict[str, str], worker: Process, celery: Celery, tmp_path: Path
+    worker_env: dict[str, str], worker: Worker, celery: Celery, tmp_path: Path
 ) -> None:
     events = Process([CELERY, *APP, "events", "--dump"], worker_env, tmp_path / "events.log")
     try:
@@ -74,9 +75,10 @@ def test_start_celery_script_runs_worker_and_beat_and_stops_both(
 
 
 def test_health_report_task_stores_and_announces(
-    app: Flask, celery: Celery, worker: Process
+    app: Flask, celery: Celery, worker: Worker
 ) -> None:
     celery.send_task("app.tasks.cleanup_tasks.cleanup_cache").get(timeout=30)
+    wait_for_heartbeat(worker)
     outcome = celery.send_task("app.tasks.cleanup_tasks.generate_system_health_report").get(
         timeout=60
     )
@@ -91,7 +93,7 @@ def test_health_report_task_stores_and_announces(
         "policy_queue",
         "default",
     }
-    assert len(body["jobs"]["workers"]) == 1
+    assert worker.node_name in body["jobs"]["workers"]
     assert "app.tasks.cleanup_tasks.cleanup_cache" in body["jobs"]["last_runs"]
     assert body["cache"]["connected"] is True
     notes = db.session.scalars(

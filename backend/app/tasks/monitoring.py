@@ -19,11 +19,12 @@ from celery.signals import heartbeat_sent, task_postrun, task_prerun, worker_rea
 log = logging.getLogger(__name__)
 LAST_RUNS = "zt:jobs:last_run"
 WORKERS = "zt:jobs:workers"
-WORKER_QUEUES = "zt:jobs:worker_queues"
 # A worker whose last heartbeat is older than this is not alive (heartbeats come every 2 s).
 WORKER_STALE_SECONDS = 10
 FORGET_WORKER_SECONDS = 86400
 _started: dict[str, float] = {}
+# The queues this worker process consumes, known once it is ready; sent with each heartbeat.
+_queues: list[str] = []
 _connected = False
 
 
@@ -58,16 +59,13 @@ def _on_postrun(
 
 
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
-    queues = sorted(queue.name for queue in sender.task_consumer.queues)
-    try:
-        _client().hset(WORKER_QUEUES, sender.hostname, json.dumps(queues))
-    except Exception:
-        log.warning("could not record the queues of worker %s", sender.hostname)
+    _queues[:] = sorted(queue.name for queue in sender.task_consumer.queues)
 
 
 def _on_heartbeat(sender: Any = None, **_: Any) -> None:
+    record = {"heartbeat_at": time.time(), "queues": _queues}
     try:
-        _client().hset(WORKERS, sender.eventer.hostname, json.dumps({"heartbeat_at": time.time()}))
+        _client().hset(WORKERS, sender.eventer.hostname, json.dumps(record))
     except Exception:
         log.warning("could not record a heartbeat of %s", sender.eventer.hostname)
 
@@ -85,20 +83,21 @@ def connect_signals() -> None:
 def live_workers(client: redis.Redis) -> dict[str, dict[str, Any]]:
     """Workers heard from in the last WORKER_STALE_SECONDS, with their queues."""
     now = time.time()
-    queues = client.hgetall(WORKER_QUEUES)
     alive: dict[str, dict[str, Any]] = {}
     for name, raw in client.hgetall(WORKERS).items():
-        beat = json.loads(raw)["heartbeat_at"]
-        if now - beat > FORGET_WORKER_SECONDS:
+        record = json.loads(raw)
+        age = now - record["heartbeat_at"]
+        if age > FORGET_WORKER_SECONDS:
             client.hdel(WORKERS, name)
-            client.hdel(WORKER_QUEUES, name)
-        elif now - beat <= WORKER_STALE_SECONDS:
+        elif age <= WORKER_STALE_SECONDS:
             alive[name.decode()] = {
-                "heartbeat_age_seconds": round(now - beat, 1),
-                "queues": json.loads(queues.get(name, b"[]")),
+                "heartbeat_age_seconds": round(age, 1),
+                "queues": record["queues"],
             }
     return alive
 
 
 def last_runs(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    return {name.decode(): json.loads(value) for name, value in client.hgetall(LAST_RUNS).items()}
+    return {
+        name.decode(): json.loads(value) for name, value in client.hgetall(LAST_RUNS).items()
+    }
