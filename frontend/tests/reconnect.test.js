@@ -67,6 +67,7 @@ describe('reconnecting', () => {
   it('rejoins rooms, resubscribes and recovers missed events in order, each once', async () => {
     const account = await newUser(server);
     const room = `user:${account.user.id}`;
+    const sessionRoom = `session:${account.session_id}`;
     const { client, state } = await heldClient(account);
     await client.joinUserRoom();
     await client.subscribeToRiskScore();
@@ -81,7 +82,8 @@ describe('reconnecting', () => {
     const rejoined = waitFor(client, 'room_joined', (d) => d.room === room);
     const risk = waitFor(client, 'risk_score_update');
     const topology = waitFor(client, 'network_topology_update', (d) => d.op === 'snapshot');
-    const recovery = waitFor(client, 'recovery');
+    const recovery = waitFor(client, 'recovery', (d) => d.room === room);
+    const sessionRecovery = waitFor(client, 'recovery', (d) => d.room === sessionRoom);
     state.sent.length = 0;
     await state.comeBack();
 
@@ -89,6 +91,12 @@ describe('reconnecting', () => {
     expect(await risk).toMatchObject({ session_id: account.session_id });
     expect(await topology).toMatchObject({ op: 'snapshot', scope: 'own' });
     expect(await recovery).toEqual({ room, recovered: true, replayed: 5, offset: 5, reason: null });
+    // The session room, joined at connect, is recovered from connection_response's baseline.
+    expect(await sessionRecovery).toMatchObject({
+      room: sessionRoom,
+      recovered: true,
+      replayed: 0,
+    });
     expect(notifications.map((d) => [d.seq, d._meta.offset])).toEqual([
       [0, 1],
       [1, 2],
@@ -103,10 +111,10 @@ describe('reconnecting', () => {
       'subscribe_network_topology',
       'recover',
     ]);
-    expect(state.sent[3][1]).toEqual({ offsets: { [room]: 0 } });
+    expect(state.sent[3][1]).toEqual({ offsets: { [room]: 0, [sessionRoom]: 0 } });
 
     // The server replays the same events again: the client drops them as duplicates.
-    const again = waitFor(client, 'recovery');
+    const again = waitFor(client, 'recovery', (d) => d.room === room);
     client.socket.emit('recover', { offsets: { [room]: 0 } });
     expect(await again).toMatchObject({ room, recovered: true, replayed: 5 });
     expect(notifications).toHaveLength(5);
@@ -129,7 +137,7 @@ describe('reconnecting', () => {
 
     await state.goOffline();
     await emitToUser(server, account.user.id, 'notification', 2);
-    const recovered = waitFor(client, 'recovery');
+    const recovered = waitFor(client, 'recovery', (d) => d.room === room);
     await state.comeBack();
     expect(await recovered).toMatchObject({ room, recovered: true, replayed: 2, offset: 27 });
     expect(notifications.map((d) => d._meta.offset)).toEqual([26, 27]);
