@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import redis
+import socketio as python_socketio
 from flask import Flask
 
 from app.extensions import socketio
@@ -28,9 +30,41 @@ class OriginPolicy:
         return "*" in self.allowed or origin in self.allowed or origin == own
 
 
+QUEUE_POOL_TIMEOUT_SECONDS = 20.0
+
+
+class RedisQueueManager(python_socketio.RedisManager):
+    """The Socket.IO Redis queue of a web process, on a bounded pool that waits when busy.
+
+    python-socketio's RedisManager publishes through redis-py's default pool, which (redis-py
+    8) holds at most 100 connections and fails at once beyond that. Every disconnect, and
+    every emit, is a publish made by the greenlet handling it, so a burst of more than 100
+    concurrent connects or disconnects failed publishes with "Too many connections"; the
+    manager then rebuilt its client, closing the pool under its own listener, which dropped
+    out for a retry delay (events from other processes meanwhile lost). Here publishers wait
+    up to QUEUE_POOL_TIMEOUT_SECONDS for a pooled connection instead (found by
+    bench/ws_load.py).
+    """
+
+    def __init__(self, url: str, max_connections: int) -> None:
+        super().__init__(url, channel="flask-socketio")  # Flask-SocketIO's default channel
+        self._max_connections = max_connections
+
+    def _redis_connect(self) -> None:
+        # The listener's subscription holds one pooled connection for good.
+        pool = redis.BlockingConnectionPool.from_url(
+            self.redis_url,
+            max_connections=self._max_connections + 1,
+            timeout=QUEUE_POOL_TIMEOUT_SECONDS,
+        )
+        self.redis = redis.Redis.from_pool(pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+
 def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``SocketIO.init_app`` from the app config."""
-    return {
+    options = {
         "async_mode": config["SOCKETIO_ASYNC_MODE"],
         "cors_allowed_origins": OriginPolicy(config["WEBSOCKET_CORS_ALLOWED_ORIGINS"]),
         "message_queue": config["SOCKETIO_MESSAGE_QUEUE"],
@@ -38,6 +72,10 @@ def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
         "ping_timeout": config["SOCKETIO_PING_TIMEOUT"],
         "max_http_buffer_size": config["SOCKETIO_MAX_PAYLOAD_BYTES"],
     }
+    queue = config["SOCKETIO_MESSAGE_QUEUE"]
+    if queue and queue.startswith(("redis://", "rediss://", "unix://")):
+        options["client_manager"] = RedisQueueManager(queue, config["REDIS_MAX_CONNECTIONS"])
+    return options
 
 
 def init_realtime(app: Flask) -> None:
