@@ -55,6 +55,18 @@ def _raise_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _chunked_input_ends(wsgi_app):  # type: ignore[no-untyped-def]
+    """eventlet decodes chunked request bodies and ends them itself but does not say so
+    (``wsgi.input_terminated``), so Flask would read a chunked body as empty."""
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            environ["wsgi.input_terminated"] = True
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def _serve(app, host: str, port: int, async_mode: str, max_connections: int) -> None:  # type: ignore[no-untyped-def]
     _raise_file_limit(max_connections + 1024)
     if async_mode == "eventlet":
@@ -62,7 +74,7 @@ def _serve(app, host: str, port: int, async_mode: str, max_connections: int) -> 
         from eventlet import wsgi
 
         listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
-        wsgi.server(listener, app, log_output=False, max_size=max_connections)
+        wsgi.server(listener, _chunked_input_ends(app), log_output=False, max_size=max_connections)
     elif async_mode == "gevent":
         from gevent.pool import Pool
         from gevent.pywsgi import WSGIServer

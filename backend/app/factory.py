@@ -41,9 +41,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
+    """LOG_LEVEL applies to the platform's own loggers. The root logger is configured only
+    when nobody has (the web process): a Celery worker keeps the logging it set up."""
     level = getattr(logging, app.config["LOG_LEVEL"])
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root.setLevel(level)
+        root.setLevel(level)
+    logging.getLogger("app").setLevel(level)
     app.logger.setLevel(level)

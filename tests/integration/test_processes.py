@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def serving(process: Process, port: int) -> dict[str, Any]:
         return body if status == 200 else None
 
     return wait_for(healthy, STARTUP_SECONDS, f"GET /api/health on port {port}", poll=0.2)
+
+
+def chunked_login(port: int, username: str, password: str) -> int:
+    """POST a login whose body is sent with Transfer-Encoding: chunked."""
+    connection = HTTPConnection("127.0.0.1", port, timeout=10)
+    body = json.dumps({"username": username, "password": password}).encode()
+    chunks = iter([body[:10], body[10:]])
+    connection.request(
+        "POST",
+        "/api/auth/login",
+        body=chunks,
+        headers={"Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    status = connection.getresponse().status
+    connection.close()
+    return status
 
 
 @pytest.fixture
@@ -111,6 +129,7 @@ def test_standalone_serves_health_and_prints_the_admin_password_once(
         headers={"Authorization": f"Bearer {body['access_token']}"},
     )
     assert status == 200 and me["user"]["role"] == "admin"
+    assert chunked_login(port, "admin", password) == 200
     first.stop()
 
     second_port = free_port()
