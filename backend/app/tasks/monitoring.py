@@ -98,6 +98,4 @@ def live_workers(client: redis.Redis) -> dict[str, dict[str, Any]]:
 
 
 def last_runs(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    return {
-        name.decode(): json.loads(value) for name, value in client.hgetall(LAST_RUNS).items()
-    }
+    return {name.decode(): json.loads(value) for name, value in client.hgetall(LAST_RUNS).items()}
