@@ -27,11 +27,11 @@ from tests.e2e.clients import Login, RecordingClient, login
 from tests.e2e.servers import (
     WebServer,
     e2e_redis_url,
-    migrated_schema,
     require_services,
     start_servers,
     web_settings,
 )
+from tests.pg import migrated_schema
 
 ASYNC_MODES = ["eventlet", "gevent"]
 TIGHT = {

@@ -2,7 +2,7 @@
 
 Reusable by any test that needs a running platform:
 
-    with migrated_schema() as database_url:
+    with migrated_schema() as database_url:  # tests.pg
         settings = web_settings(database_url, redis_url, jwt_secret, "eventlet")
         [server] = start_servers(log_dir, web=settings)
         try:
@@ -16,26 +16,20 @@ write their output to a log file whose tail is shown when one fails to start.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-import sqlalchemy as sa
-from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
-from app import create_app
-from app.extensions import db
-from tests.conftest import REPO_ROOT, test_config
+from tests.conftest import REPO_ROOT
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 READY_TIMEOUT_SECONDS = 45.0
@@ -57,34 +51,6 @@ def require_services() -> None:
     require("PostgreSQL", pg.host or "127.0.0.1", pg.port or 5432)
     redis_parts = urlsplit(e2e_redis_url())
     require("Redis", redis_parts.hostname or "127.0.0.1", redis_parts.port or 6379)
-
-
-@contextlib.contextmanager
-def migrated_schema(prefix: str = "zt_e2e") -> Iterator[str]:
-    """A freshly migrated private schema of the `test` database, dropped afterwards.
-
-    Its user ids start at a random offset, so rooms such as ``user:<id>`` of two test
-    runs sharing one Redis (whose pub/sub channels span databases) do not collide.
-    """
-    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_ADMIN_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        app = create_app(test_config(SQLALCHEMY_DATABASE_URI=rendered))
-        with app.app_context():
-            upgrade()
-            first_id = secrets.randbelow(10**8) + 10**6
-            db.session.execute(sa.text(f"ALTER SEQUENCE users_id_seq RESTART WITH {first_id}"))
-            db.session.commit()
-            db.engine.dispose()
-        yield rendered
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def web_settings(

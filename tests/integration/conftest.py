@@ -7,17 +7,13 @@ are deleted after it. Redis tests use logical database 15, flushed around each t
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from tests.conftest import test_config
 from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for every module here)
     broker_url,
@@ -25,6 +21,7 @@ from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for eve
     worker,
     worker_env,
 )
+from tests.pg import migrated_schema
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 pytestmark = pytest.mark.integration
@@ -38,27 +35,9 @@ def _pg_host_port() -> tuple[str, int]:
 @pytest.fixture(scope="session")
 def pg_schema_url() -> Iterator[str]:
     """A freshly migrated schema in the `test` database; its URL pins the search_path."""
-    from flask_migrate import upgrade
-
     require("PostgreSQL", *_pg_host_port())
-    schema = f"zt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_ADMIN_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    app = create_app(test_config(SQLALCHEMY_DATABASE_URI=rendered))
-    with app.app_context():
-        upgrade()
-        from app.extensions import db
-
-        db.engine.dispose()
-    try:
-        yield rendered
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with migrated_schema("zt_test") as url:
+        yield url
 
 
 @pytest.fixture
