@@ -9,6 +9,7 @@ from flask import Flask
 from pydantic import ValidationError
 
 from app.errors import AppError
+from app.ipfs_cli import register_ipfs_cli
 from app.schemas.users import CreateUserRequest
 from app.services import demo_data, user_service
 
@@ -59,6 +60,8 @@ def _account_options(func):  # type: ignore[no-untyped-def]
 
 
 def register_cli(app: Flask) -> None:
+    register_ipfs_cli(app)
+
     @app.cli.command("create-admin")
     @_account_options
     def create_admin(username: str | None, password_stdin: bool, email: str | None) -> None:

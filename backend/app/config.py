@@ -220,6 +220,13 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "PREDICTION_RETENTION_DAYS": _int(env, "PREDICTION_RETENTION_DAYS", 30, 1),
         "NOTIFICATION_RETENTION_DAYS": _int(env, "NOTIFICATION_RETENTION_DAYS", 30, 1),
         "CLEANUP_BATCH_SIZE": _int(env, "CLEANUP_BATCH_SIZE", 1000, 1),
+        # --- IPFS content store for large audit payloads (app.services.audit.ipfs) ---
+        # local: content-addressed blocks under IPFS_BLOCKSTORE_DIR; kubo: a Kubo daemon's
+        # HTTP RPC API at IPFS_API_URL, each call bounded by IPFS_API_TIMEOUT_SECONDS.
+        "IPFS_BACKEND": _choice(env, "IPFS_BACKEND", "local", ("local", "kubo")),
+        "IPFS_BLOCKSTORE_DIR": _str(env, "IPFS_BLOCKSTORE_DIR", str(INSTANCE_DIR / "ipfs-blocks")),
+        "IPFS_API_URL": _str(env, "IPFS_API_URL", "http://127.0.0.1:5001"),
+        "IPFS_API_TIMEOUT_SECONDS": _int(env, "IPFS_API_TIMEOUT_SECONDS", 30, 1),
         "SOCKETIO_ASYNC_MODE": _choice(env, "SOCKETIO_ASYNC_MODE", "eventlet", ASYNC_MODES),
         # Redis URL carrying Socket.IO messages between processes; defaults to REDIS_URL,
         # "none" for a single process with no queue.
