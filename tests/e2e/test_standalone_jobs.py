@@ -19,6 +19,7 @@ from celery.beat import PersistentScheduler
 
 from app.celery_app import make_celery
 from tests.conftest import test_config
+from tests.integration.celery_fixtures import start_worker
 from tests.procs import Process, free_port, python, wait_for
 
 ENV_TO_DROP = (
@@ -115,31 +116,11 @@ def test_cpu_heavy_task_does_not_stall_socketio(standalone: Standalone, tmp_path
         "CELERY_BROKER_URL": f"{standalone.redis_url}/2",
         "CELERY_RESULT_BACKEND": f"{standalone.redis_url}/1",
     }
-    # A second worker that knows the probe tasks, on a queue the standalone worker ignores.
-    burner = Process(
-        python(
-            "-m",
-            "celery",
-            "-A",
-            "celery_config.celery_app",
-            "worker",
-            "-Q",
-            "probe",
-            "-c",
-            "1",
-            "-I",
-            "tests.celery_probe_tasks",
-            "-n",
-            "burner@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ),
-        env,
-        tmp_path / "burner.log",
-    )
     client = socketio.Client()
+    burner = None
     try:
-        wait_for(lambda: "ready." in burner.output(), 60, "the probe worker")
+        # A second worker that knows the probe tasks, on a queue the standalone one ignores.
+        burner = start_worker(env, tmp_path, "burner", queues=("probe",))
         headers = _admin_headers(standalone)
         client.connect(
             standalone.base, auth={"token": headers["Authorization"][7:]}, wait_timeout=10
@@ -166,4 +147,5 @@ def test_cpu_heavy_task_does_not_stall_socketio(standalone: Standalone, tmp_path
         assert p99 < 100, f"ping p99 {p99:.1f} ms while a CPU-heavy task ran"
     finally:
         client.disconnect()
-        burner.stop()
+        if burner is not None:
+            burner.stop()

@@ -21,8 +21,6 @@ from tests.conftest import test_config
 from tests.procs import Process, python, wait_for
 from tests.services import RABBITMQ_TEST_URL, REDIS_TEST_URL, require
 
-# One vhost per test run: parallel runs on one machine never share queues or workers.
-VHOST = f"zt_test_{os.getpid()}"
 RESULTS_URL = "redis://127.0.0.1:6379/14"
 
 
@@ -32,13 +30,15 @@ def rabbitmqctl(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
-    """A private RabbitMQ vhost, so no other consumer on this machine takes our messages."""
+    """A private RabbitMQ vhost per test module: no other consumer on this machine (another
+    run, the previous module's worker) shares its queues, and a name is never reused, so
+    no connection meets a vhost that was deleted and made again under it."""
     require("RabbitMQ", "127.0.0.1", 5672)
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    yield RABBITMQ_TEST_URL.rstrip("/") + "/" + VHOST
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", VHOST], capture_output=True, timeout=60)
+    vhost = f"zt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield RABBITMQ_TEST_URL.rstrip("/") + "/" + vhost
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,10 @@ class Worker(Process):
     node_name: str
 
 
-def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Worker:
+def start_worker(
+    env: dict[str, str], tmp_path: Path, name: str = "probe", queues: tuple[str, ...] = QUEUES
+) -> Worker:
+    """A prefork worker (one child) that also knows the probe tasks; waits until ready."""
     node_name = f"{name}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     worker = Worker(
         python(
@@ -84,7 +87,7 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str = "probe") -> Wo
             "celery_config.celery_app",
             "worker",
             "-Q",
-            ",".join(QUEUES),
+            ",".join(queues),
             "-c",
             "1",
             "-n",
