@@ -3,8 +3,10 @@ baseline (a client that has seen no session event yet can still recover that roo
 
 from __future__ import annotations
 
-from app.realtime.emit import emit_to_session
-from tests.unit.sockets import Account, Sockets, payloads
+from flask.testing import FlaskClient
+
+from app.realtime.emit import broadcast, emit_to_session
+from tests.unit.sockets import Account, Sockets, new_account, payloads
 
 
 def test_connection_response_carries_the_session_rooms_offset(
@@ -25,3 +27,14 @@ def test_connection_response_carries_the_session_rooms_offset(
     assert replay["rooms"][response["session_room"]]["replayed"] == 2
     decisions = [p["decision"] for p in payloads(second.drain(), "policy_update")]
     assert decisions == ["step_up", "allow"]
+
+
+def test_broadcast_reaches_every_connected_socket(sockets: Sockets, client: FlaskClient) -> None:
+    first, second = new_account(client), new_account(client)
+    sockets_of = [sockets.open(first.access_token), sockets.open(second.access_token)]
+    for socket in sockets_of:
+        socket.drain()
+    broadcast("notification", {"kind": "maintenance", "title": "Restart at 02:00"})
+    for socket in sockets_of:
+        (note,) = payloads(socket.drain(), "notification")
+        assert note == {"kind": "maintenance", "title": "Restart at 02:00"}  # no room offset
