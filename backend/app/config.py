@@ -231,6 +231,9 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         # Redis URL carrying Socket.IO messages between processes; defaults to REDIS_URL,
         # "none" for a single process with no queue.
         "SOCKETIO_MESSAGE_QUEUE": _message_queue(env),
+        # Pub/sub channel on that queue: deployments sharing one Redis need different ones
+        # (channels span Redis databases). The default is Flask-SocketIO's.
+        "SOCKETIO_CHANNEL": _str(env, "SOCKETIO_CHANNEL", "flask-socketio"),
         "SOCKETIO_PING_INTERVAL": _int(env, "SOCKETIO_PING_INTERVAL", 25, 1),
         "SOCKETIO_PING_TIMEOUT": _int(env, "SOCKETIO_PING_TIMEOUT", 20, 1),
         "SOCKETIO_MAX_PAYLOAD_BYTES": _int(env, "SOCKETIO_MAX_PAYLOAD_BYTES", 512 * 1024, 1024),

@@ -22,14 +22,20 @@ def test_a_redis_queue_gets_the_bounded_blocking_manager() -> None:
     )
     manager = socketio_options(config)["client_manager"]
     assert isinstance(manager, RedisQueueManager)
-    assert manager.channel == "flask-socketio"  # what Flask-SocketIO's write-only emitters use
+    assert manager.channel == "flask-socketio"  # Flask-SocketIO's default
+    own = load_config(
+        {"SOCKETIO_MESSAGE_QUEUE": "redis://127.0.0.1:6379/3", "SOCKETIO_CHANNEL": "zt-a"}
+    )
+    assert socketio_options(own)["client_manager"].channel == "zt-a"
     assert "client_manager" not in socketio_options(load_config({"SOCKETIO_MESSAGE_QUEUE": "none"}))
 
 
 def test_more_concurrent_publishers_than_connections_all_publish(
     embedded_redis: EmbeddedRedis,
 ) -> None:
-    manager = RedisQueueManager(f"{embedded_redis.url}/0", max_connections=2)
+    manager = RedisQueueManager(
+        f"{embedded_redis.url}/0", max_connections=2, channel="flask-socketio"
+    )
     manager._redis_connect()
     assert isinstance(manager.redis.connection_pool, redis.BlockingConnectionPool)
     results: list[object] = []
@@ -50,3 +56,41 @@ def test_more_concurrent_publishers_than_connections_all_publish(
     assert len(results) == 30
     assert all(isinstance(outcome, int) for outcome in results)
     manager.redis.close()
+
+
+def test_a_worker_emits_on_the_configured_channel(embedded_redis: EmbeddedRedis) -> None:
+    """A process without the server (a Celery worker) publishes where the web processes of
+    its own deployment listen, and nowhere else."""
+    import json
+
+    import redis
+
+    from app import create_app
+    from app.realtime.emit import emit_to_user
+    from tests.conftest import test_config
+    from tests.procs import wait_for
+
+    queue = f"{embedded_redis.url}/3"
+    app = create_app(
+        test_config(
+            REALTIME_SERVER=False,
+            REDIS_URL=f"{embedded_redis.url}/0",
+            SOCKETIO_MESSAGE_QUEUE=queue,
+            SOCKETIO_CHANNEL="zt-deployment-a",
+        )
+    )
+    listener = redis.Redis.from_url(queue).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe("zt-deployment-a", "flask-socketio")
+    with app.app_context():
+        emit_to_user(7, "notification", {"title": "hello"})
+
+    def next_message() -> dict | None:
+        # get_message returns None for each subscribe confirmation it swallows.
+        return listener.get_message(timeout=1)
+
+    message = wait_for(next_message, 10, "the published emit")
+    assert message["channel"] == b"zt-deployment-a"
+    published = json.loads(message["data"])
+    assert published["event"] == "notification" and published["room"] == "user:7"
+    assert listener.get_message(timeout=0.5) is None  # not on the default channel too
+    listener.close()

@@ -25,7 +25,7 @@ from app.redis_client import get_redis_client
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_write_only: dict[tuple[int, str], SocketIO] = {}
+_write_only: dict[tuple[int, str, str], SocketIO] = {}
 
 
 def _socketio() -> SocketIO | None:
@@ -38,10 +38,11 @@ def _socketio() -> SocketIO | None:
     if not url:
         log.warning("no Socket.IO server or message queue in this process; emit dropped")
         return None
-    key = (os.getpid(), url)
+    channel = app.config["SOCKETIO_CHANNEL"]
+    key = (os.getpid(), url, channel)
     with _lock:
         if key not in _write_only:
-            _write_only[key] = SocketIO(message_queue=url)
+            _write_only[key] = SocketIO(message_queue=url, channel=channel)
         return _write_only[key]
 
 

@@ -46,8 +46,8 @@ class RedisQueueManager(python_socketio.RedisManager):
     bench/ws_load.py).
     """
 
-    def __init__(self, url: str, max_connections: int) -> None:
-        super().__init__(url, channel="flask-socketio")  # Flask-SocketIO's default channel
+    def __init__(self, url: str, max_connections: int, channel: str) -> None:
+        super().__init__(url, channel=channel)
         self._max_connections = max_connections
 
     def _redis_connect(self) -> None:
@@ -74,7 +74,9 @@ def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
     }
     queue = config["SOCKETIO_MESSAGE_QUEUE"]
     if queue and queue.startswith(("redis://", "rediss://", "unix://")):
-        options["client_manager"] = RedisQueueManager(queue, config["REDIS_MAX_CONNECTIONS"])
+        options["client_manager"] = RedisQueueManager(
+            queue, config["REDIS_MAX_CONNECTIONS"], config["SOCKETIO_CHANNEL"]
+        )
     return options
 
 
