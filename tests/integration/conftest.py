@@ -3,6 +3,7 @@
 Each test session migrates a private schema of the `test` database (so parallel runs and
 other users of that database are left alone) and drops it at the end; every test's rows
 are deleted after it. Redis tests use logical database 15, flushed around each test.
+`hardhat` is a real Ethereum JSON-RPC dev node (Hardhat v2, tools/chain; see tests/chain.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
+from tests.chain import HardhatNode
 from tests.conftest import test_config
 from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for every module here)
     broker_url,
@@ -60,3 +62,26 @@ def base_config(pg_schema_url: str, redis_url: str) -> dict[str, Any]:
         REDIS_URL=redis_url,
         CELERY_BROKER_URL="memory://",
     )
+
+
+@pytest.fixture(scope="session")
+def _hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardhatNode]:
+    """One Hardhat node for the session (starting one takes about a second)."""
+    node = HardhatNode(tmp_path_factory.mktemp("hardhat"))
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
+    """The session's Hardhat node, running; restarted (same port) if a test stopped it.
+
+    Chain state carries over between tests; a test that needs a pristine chain (block 0)
+    calls ``hardhat.restart()`` first.
+    """
+    if not _hardhat_node.running:
+        _hardhat_node.start(port=_hardhat_node.port)
+    yield _hardhat_node
+    if not _hardhat_node.running:
+        _hardhat_node.start(port=_hardhat_node.port)
