@@ -227,6 +227,29 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "IPFS_BLOCKSTORE_DIR": _str(env, "IPFS_BLOCKSTORE_DIR", str(INSTANCE_DIR / "ipfs-blocks")),
         "IPFS_API_URL": _str(env, "IPFS_API_URL", "http://127.0.0.1:5001"),
         "IPFS_API_TIMEOUT_SECONDS": _int(env, "IPFS_API_TIMEOUT_SECONDS", 30, 1),
+        # --- Audit trail anchoring (app.services.audit) ---
+        # Any Ethereum JSON-RPC node; the signing key has no default (anchoring reports it
+        # missing instead of anchoring) and ETH_CHAIN_ID must match what the node reports.
+        "ETH_RPC_URL": _str(env, "ETH_RPC_URL", "http://127.0.0.1:8545"),
+        "ETH_PRIVATE_KEY": _get(env, "ETH_PRIVATE_KEY"),
+        "ETH_CHAIN_ID": _int(env, "ETH_CHAIN_ID", 0),
+        "ETH_RPC_TIMEOUT_SECONDS": _int(env, "ETH_RPC_TIMEOUT_SECONDS", 10, 1),
+        # How long one anchoring waits for its transaction to be mined before trying later.
+        "ETH_TX_TIMEOUT_SECONDS": _int(env, "ETH_TX_TIMEOUT_SECONDS", 120, 1),
+        # check_blockchain_health: the signer's balance floor, and the newest block's age
+        # beyond which the chain counts as stalled (0: off, for chains that mine on demand).
+        "ETH_MIN_SIGNER_BALANCE_WEI": _int(env, "ETH_MIN_SIGNER_BALANCE_WEI", 10**16),
+        "ETH_MAX_BLOCK_AGE_SECONDS": _int(env, "ETH_MAX_BLOCK_AGE_SECONDS", 600),
+        # True when the chain does not outlive the platform (standalone's in-process chain):
+        # batches whose chain is gone are then re-anchored and reported as such.
+        "ETH_CHAIN_EPHEMERAL": _bool(env, "ETH_CHAIN_EPHEMERAL", False),
+        "AUDIT_BATCH_MAX_EVENTS": _int(env, "AUDIT_BATCH_MAX_EVENTS", 10_000, 1),
+        # Payloads whose canonical JSON is larger go to the IPFS store; the event keeps the CID.
+        "AUDIT_PAYLOAD_INLINE_MAX_BYTES": _int(env, "AUDIT_PAYLOAD_INLINE_MAX_BYTES", 4096, 64),
+        # check_blockchain_health flags unanchored events older than this.
+        "AUDIT_BACKLOG_MAX_AGE_SECONDS": _int(env, "AUDIT_BACKLOG_MAX_AGE_SECONDS", 600, 1),
+        # cleanup_old_blockchain_records archives anchored events older than this.
+        "AUDIT_RETENTION_DAYS": _int(env, "AUDIT_RETENTION_DAYS", 365, 1),
         "SOCKETIO_ASYNC_MODE": _choice(env, "SOCKETIO_ASYNC_MODE", "eventlet", ASYNC_MODES),
         # Redis URL carrying Socket.IO messages between processes; defaults to REDIS_URL,
         # "none" for a single process with no queue.

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.database import BigIntKey, CreatedAtMixin, JSONDocument, enum_check
 from app.extensions import db
 
-BATCH_STATUSES = ("pending", "anchored", "failed")
+# pending: built, no transaction yet; submitted: a signed transaction is stored and sent;
+# anchored: mined. A batch whose anchor left the chain goes back to pending.
+BATCH_STATUSES = ("pending", "submitted", "anchored", "failed")
 
 
 class AuditEvent(db.Model):
@@ -33,20 +35,42 @@ class AuditEvent(db.Model):
     batch_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("audit_batches.id", ondelete="SET NULL"), index=True
     )
+    # Set by callers that may run twice (tasks): a second recording returns the first.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
 
 
 class AuditBatch(CreatedAtMixin, db.Model):
+    """Consecutive events under one Merkle root, and the transaction that anchors it.
+
+    ``manifest_cid`` names the batch's leaf list (event ids and hashes) in the IPFS store,
+    which lets verification say exactly which event was changed or deleted; once events
+    pass retention, ``archive_cid`` names their compressed archive and their rows go.
+    """
+
     __tablename__ = "audit_batches"
     __table_args__ = (enum_check("status", BATCH_STATUSES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    first_event_id: Mapped[int] = mapped_column(BigIntKey)
+    # Unique: two concurrent batch builders cannot both claim the same events.
+    first_event_id: Mapped[int] = mapped_column(BigIntKey, unique=True)
     last_event_id: Mapped[int] = mapped_column(BigIntKey)
     event_count: Mapped[int]
+    last_event_hash: Mapped[str] = mapped_column(sa.String(64))
     merkle_root: Mapped[str] = mapped_column(sa.String(64))
+    manifest_cid: Mapped[str | None] = mapped_column(sa.String(128))
     status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
     chain_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    signer: Mapped[str | None] = mapped_column(sa.String(42))
     tx_hash: Mapped[str | None] = mapped_column(sa.String(66))
+    tx_nonce: Mapped[int | None] = mapped_column(sa.BigInteger)
+    raw_tx: Mapped[str | None] = mapped_column(sa.Text)
+    submitted_at: Mapped[datetime | None]
     block_number: Mapped[int | None] = mapped_column(sa.BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(sa.String(66))
     anchored_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Earlier anchors that left their chain (a reorganisation or a chain that was reset).
+    anchor_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument)
+    archive_cid: Mapped[str | None] = mapped_column(sa.String(128))
+    archived_at: Mapped[datetime | None]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from app.models import UserSession
+from typing import Any
+
+from app.extensions import db
+from app.models import Notification, UserSession
 from app.realtime import emit, rooms
 from app.services.after_commit import after_commit
 from app.services.topology_service import session_delta
@@ -26,3 +29,11 @@ def session_ended(session: UserSession, reason: str) -> None:
     session_id = session.id
     after_commit(lambda: emit.disconnect_session(session_id, reason))
     session_changed(session)
+
+
+def notify_admins(kind: str, title: str, body: str, data: dict[str, Any]) -> None:
+    """Store an admin notification in the caller's transaction; after commit, send it to the
+    admin room as `admin_notification` {kind, title, summary, ...data}."""
+    db.session.add(Notification(audience="admin", kind=kind, title=title, body=body, data=data))
+    message = {**data, "kind": kind, "title": title, "summary": body}
+    after_commit(lambda: emit.emit_to_admins("admin_notification", message))

@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.database import utcnow
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditBatch, AuditEvent
+from app.services.audit.ipfs import blockstore_from_config
 
 GENESIS_HASH = "0" * 64
 # PostgreSQL advisory lock id serialising appends to the chain (an arbitrary constant).
 _CHAIN_LOCK_ID = 0x5A7A_0001
+_EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def compute_event_hash(
+def event_content(
     *,
     prev_hash: str,
-    created_at: datetime,
+    created_at: datetime | str,
     event_type: str,
     actor_user_id: int | None,
     subject_type: str | None,
@@ -40,10 +44,13 @@ def compute_event_hash(
     ip_address: str | None,
     payload: dict[str, Any] | None,
     payload_cid: str | None,
-) -> str:
-    content = {
+) -> dict[str, Any]:
+    """The document an event's hash covers (also what a proof carries), JSON-ready."""
+    if isinstance(created_at, datetime):
+        created_at = created_at.isoformat(timespec="microseconds")
+    return {
         "prev_hash": prev_hash,
-        "created_at": created_at.isoformat(timespec="microseconds"),
+        "created_at": created_at,
         "event_type": event_type,
         "actor_user_id": actor_user_id,
         "subject_type": subject_type,
@@ -52,11 +59,33 @@ def compute_event_hash(
         "payload": payload,
         "payload_cid": payload_cid,
     }
+
+
+CONTENT_FIELDS = tuple(
+    event_content(
+        prev_hash="",
+        created_at="",
+        event_type="",
+        actor_user_id=None,
+        subject_type=None,
+        subject_id=None,
+        ip_address=None,
+        payload=None,
+        payload_cid=None,
+    )
+)
+
+
+def hash_content(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def hash_of_event(event: AuditEvent) -> str:
-    return compute_event_hash(
+def compute_event_hash(**fields: Any) -> str:
+    return hash_content(event_content(**fields))
+
+
+def content_of(event: AuditEvent) -> dict[str, Any]:
+    return event_content(
         prev_hash=event.prev_hash,
         created_at=event.created_at,
         event_type=event.event_type,
@@ -69,9 +98,74 @@ def hash_of_event(event: AuditEvent) -> str:
     )
 
 
+def hash_of_event(event: AuditEvent) -> str:
+    return hash_content(content_of(event))
+
+
 def _lock_chain_head() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK_ID})
+
+
+def _offload_large_payload(
+    payload: dict[str, Any] | None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Payloads beyond AUDIT_PAYLOAD_INLINE_MAX_BYTES go to the IPFS store, by CID."""
+    if payload is None:
+        return None, None
+    encoded = canonical_json(payload).encode()
+    if len(encoded) <= current_app.config["AUDIT_PAYLOAD_INLINE_MAX_BYTES"]:
+        return payload, None
+    return None, blockstore_from_config(current_app.config).add(encoded)
+
+
+def load_payload(event: AuditEvent) -> dict[str, Any] | None:
+    """The event's payload, fetched from the IPFS store when it was stored there."""
+    if event.payload_cid is None:
+        return event.payload
+    data: dict[str, Any] = json.loads(
+        blockstore_from_config(current_app.config).cat(event.payload_cid)
+    )
+    return data
+
+
+def validate_event_fields(
+    event_type: object,
+    actor_user_id: object = None,
+    subject_type: object = None,
+    subject_id: object = None,
+    ip_address: object = None,
+    payload: object = None,
+) -> None:
+    """Raise ValueError naming the first field that cannot be recorded."""
+    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+        raise ValueError("event_type must be 1-64 characters of a-z, 0-9, '.', '_' or '-'")
+    if actor_user_id is not None and (
+        isinstance(actor_user_id, bool) or not isinstance(actor_user_id, int) or actor_user_id < 1
+    ):
+        raise ValueError("actor_user_id must be a positive integer or null")
+    if subject_type is not None and (
+        not isinstance(subject_type, str) or not 0 < len(subject_type) <= 32
+    ):
+        raise ValueError("subject_type must be a string of 1-32 characters or null")
+    if subject_id is not None and (
+        isinstance(subject_id, bool)
+        or not isinstance(subject_id, (str, int))
+        or not 0 < len(str(subject_id)) <= 64
+    ):
+        raise ValueError("subject_id must be a string or integer of 1-64 characters or null")
+    # An address, or a marker such as "unknown" when the client's address was not one.
+    if ip_address is not None and (
+        not isinstance(ip_address, str) or not 0 < len(ip_address) <= 45
+    ):
+        raise ValueError("ip_address must be a string of 1-45 characters or null")
+    if payload is not None and not isinstance(payload, dict):
+        raise ValueError("payload must be a JSON object or null")
+    if payload is not None:
+        try:
+            canonical_json(payload)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"payload is not JSON: {exc}") from None
 
 
 def record_event(
@@ -82,16 +176,29 @@ def record_event(
     subject_id: str | int | None = None,
     ip_address: str | None = None,
     payload: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> AuditEvent:
-    """Append an event to the chain inside the current transaction (the caller commits)."""
+    """Append an event to the chain inside the current transaction (the caller commits).
+
+    With ``idempotency_key``, an event already recorded under that key is returned instead
+    of a second one being appended.
+    """
+    validate_event_fields(event_type, actor_user_id, subject_type, subject_id, ip_address, payload)
+    if idempotency_key is not None:
+        existing = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
     if payload is not None:
         # Normalise now so the stored JSON and the hashed JSON are the same document.
         payload = json.loads(canonical_json(payload))
+    payload, payload_cid = _offload_large_payload(payload)
     _lock_chain_head()
     head = db.session.scalar(
         sa.select(AuditEvent.event_hash).order_by(AuditEvent.id.desc()).limit(1)
     )
-    prev_hash = head or GENESIS_HASH
+    prev_hash = head or archived_chain_head() or GENESIS_HASH
     fields: dict[str, Any] = {
         "created_at": utcnow(),
         "event_type": event_type,
@@ -100,10 +207,22 @@ def record_event(
         "subject_id": None if subject_id is None else str(subject_id),
         "ip_address": ip_address,
         "payload": payload,
-        "payload_cid": None,
+        "payload_cid": payload_cid,
     }
     event_hash = compute_event_hash(prev_hash=prev_hash, **fields)
-    event = AuditEvent(prev_hash=prev_hash, event_hash=event_hash, **fields)
+    event = AuditEvent(
+        prev_hash=prev_hash, event_hash=event_hash, idempotency_key=idempotency_key, **fields
+    )
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def archived_chain_head() -> str | None:
+    """The last event hash of the newest archived batch (when every row was archived)."""
+    return db.session.scalar(
+        sa.select(AuditBatch.last_event_hash)
+        .where(AuditBatch.archive_cid.is_not(None))
+        .order_by(AuditBatch.last_event_id.desc())
+        .limit(1)
+    )
