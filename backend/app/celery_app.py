@@ -28,7 +28,7 @@ ROUTES = {
     "app.tasks.blockchain_tasks.*": {"queue": "blockchain_queue"},
     "app.tasks.policy_tasks.*": {"queue": "policy_queue"},
 }
-TASK_MODULES = ("app.tasks.cleanup_tasks",)
+TASK_MODULES = ("app.tasks.cleanup_tasks", "app.tasks.blockchain_tasks")
 # Errors worth retrying: the database, Redis or broker was briefly unreachable.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,

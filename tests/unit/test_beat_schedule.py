@@ -53,7 +53,6 @@ SEED_SCHEDULE = {
 EXPECTED_MISSING = {
     "monitor_active_sessions",
     "run_threat_detections",
-    "check_blockchain_health",
     "check_policy_health",
     "generate_threat_predictions",
     "train_behavioral_models",
@@ -61,8 +60,6 @@ EXPECTED_MISSING = {
     "calculate_prediction_accuracy",
     "update_threat_models",
     "cleanup_old_models",
-    "cleanup_old_blockchain_records",
-    "sync_audit_trail",
 }
 
 
