@@ -109,10 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, object] = {"REALTIME_SERVER": True}
     embedded = None
     if args.standalone:
-        from app.standalone import standalone_settings, start_embedded_redis
+        from app.standalone import (
+            standalone_settings,
+            start_embedded_chain,
+            start_embedded_redis,
+        )
 
         embedded = start_embedded_redis()
-        settings = standalone_settings(embedded.url)
+        chain = start_embedded_chain()
+        settings = standalone_settings(embedded.url, chain)
         # Child processes (workers, beat) inherit the embedded services' addresses.
         os.environ.update({k: str(v) for k, v in settings.items()})
     try:
@@ -128,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.standalone:
         from app.standalone import BANNER, prepare
 
-        print(BANNER.format(database=config["SQLALCHEMY_DATABASE_URI"], redis_url=embedded.url))
+        print(
+            BANNER.format(
+                database=config["SQLALCHEMY_DATABASE_URI"],
+                redis_url=embedded.url,
+                chain_url=chain.url,
+            )
+        )
         admin_password = prepare(app)
         if admin_password:
             print(

@@ -23,7 +23,7 @@ from app.config import load_config
 from app.extensions import db
 from app.models import User
 from app.services.passwords import hash_password
-from app.standalone import EmbeddedRedis, start_embedded_redis
+from app.standalone import EmbeddedProcess, start_embedded_redis
 
 TEST_PASSWORD = "correct horse battery"
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -46,14 +46,14 @@ test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 
 
 @pytest.fixture(scope="session")
-def embedded_redis() -> Iterator[EmbeddedRedis]:
+def embedded_redis() -> Iterator[EmbeddedProcess]:
     server = start_embedded_redis()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> str:
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedProcess) -> str:
     """One migrated SQLite database for the unit test session."""
     from flask_migrate import upgrade
 
@@ -65,7 +65,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: Embedde
 
 
 @pytest.fixture
-def base_config(sqlite_url: str, embedded_redis: EmbeddedRedis) -> dict[str, Any]:
+def base_config(sqlite_url: str, embedded_redis: EmbeddedProcess) -> dict[str, Any]:
     return test_config(
         APP_MODE="standalone",
         SQLALCHEMY_DATABASE_URI=sqlite_url,

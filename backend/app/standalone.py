@@ -2,17 +2,21 @@
 
 The web process starts a Redis stand-in (fakeredis's TCP server on a free loopback port,
 in a child process: see app.embedded_redis) that it and its worker and beat children use
-as cache, broker, result backend and Socket.IO queue, exactly as they would a real Redis.
+as cache, broker, result backend and Socket.IO queue, exactly as they would a real Redis;
+and an Ethereum chain (web3's EthereumTesterProvider served over JSON-RPC by another child,
+app.embedded_chain) on which audit batches are anchored with a key made for this run.
 """
 
 from __future__ import annotations
 
 import atexit
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +37,21 @@ BANNER = """\
  Zero Trust AI platform - STANDALONE MODE (single machine, for trying it out)
  Database: {database}
  Redis:    embedded stand-in at {redis_url} (data lives as long as this process)
+ Chain:    in-process Ethereum test chain at {chain_url}; it does NOT outlive this
+           process: audit batches are anchored again on the next start's chain
  For real services (PostgreSQL, Redis, RabbitMQ) run `python run.py` with the
  settings of .env.example; see README "Services mode".
 =============================================================================="""
 
 
 EMBEDDED_REDIS_START_SECONDS = 30
+EMBEDDED_CHAIN_START_SECONDS = 60
 
 
 @dataclass
-class EmbeddedRedis:
+class EmbeddedProcess:
+    """A child process standing in for an external service, at ``url``."""
+
     process: subprocess.Popen[bytes]
     url: str
 
@@ -62,12 +71,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_embedded_redis() -> EmbeddedRedis:
+def start_embedded_redis() -> EmbeddedProcess:
     """Start the Redis stand-in process and wait until it accepts connections."""
     port = _free_port()
     command = [sys.executable, "-m", "app.embedded_redis", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (fixed argv)
-    embedded = EmbeddedRedis(process=process, url=f"redis://127.0.0.1:{port}")
+    embedded = EmbeddedProcess(process=process, url=f"redis://127.0.0.1:{port}")
     atexit.register(embedded.stop)
     deadline = time.monotonic() + EMBEDDED_REDIS_START_SECONDS
     while time.monotonic() < deadline:
@@ -82,15 +91,66 @@ def start_embedded_redis() -> EmbeddedRedis:
     raise RuntimeError(f"the embedded Redis did not listen on port {port} in time")
 
 
-def standalone_settings(redis_url: str) -> dict[str, Any]:
-    """Settings that point every Redis user of the platform at the embedded server."""
-    return {
+@dataclass
+class EmbeddedChain(EmbeddedProcess):
+    chain_id: int
+    private_key: str
+
+
+def start_embedded_chain() -> EmbeddedChain:
+    """Start the chain process with a new funded signing key; wait until it serves."""
+    from app.services.audit.chain import signer_address
+
+    private_key = "0x" + secrets.token_hex(32)
+    command = [sys.executable, "-m", "app.embedded_chain", "--fund", signer_address(private_key)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)  # noqa: S603 (fixed argv)
+    assert process.stdout is not None
+    ready = threading.Event()
+    line: list[bytes] = []
+
+    def read_ready_line() -> None:
+        line.append(process.stdout.readline())  # type: ignore[union-attr]
+        ready.set()
+
+    threading.Thread(target=read_ready_line, daemon=True).start()
+    match = None
+    if ready.wait(EMBEDDED_CHAIN_START_SECONDS) and line:
+        match = re.search(rb"ready on (\S+) chain_id=(\d+)", line[0])
+    if match is None:
+        process.kill()
+        raise RuntimeError("the embedded Ethereum chain did not start")
+    chain = EmbeddedChain(
+        process=process,
+        url=match.group(1).decode(),
+        chain_id=int(match.group(2)),
+        private_key=private_key,
+    )
+    atexit.register(chain.stop)
+    return chain
+
+
+def standalone_settings(redis_url: str, chain: EmbeddedChain | None = None) -> dict[str, Any]:
+    """Settings that point every Redis user at the embedded server and, given the embedded
+    chain, anchoring at it (ephemeral: the chain ends with the process that started it)."""
+    settings: dict[str, Any] = {
         "APP_MODE": "standalone",
         "REDIS_URL": f"{redis_url}/0",
         "CELERY_BROKER_URL": f"{redis_url}/2",
         "CELERY_RESULT_BACKEND": f"{redis_url}/1",
         "SOCKETIO_MESSAGE_QUEUE": f"{redis_url}/3",
     }
+    if chain is not None:
+        settings.update(
+            {
+                "ETH_RPC_URL": chain.url,
+                "ETH_CHAIN_ID": chain.chain_id,
+                "ETH_PRIVATE_KEY": chain.private_key,
+                "ETH_CHAIN_EPHEMERAL": "true",
+                # The test chain mines only when there is something to mine.
+                "ETH_MAX_BLOCK_AGE_SECONDS": 0,
+            }
+        )
+    return settings
 
 
 def start_background_jobs(schedule_file: str) -> list[subprocess.Popen[bytes]]:
