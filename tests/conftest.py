@@ -23,7 +23,13 @@ from app.config import load_config
 from app.extensions import db
 from app.models import User
 from app.services.passwords import hash_password
-from app.standalone import EmbeddedProcess, start_embedded_redis
+from app.standalone import (
+    EmbeddedChain,
+    EmbeddedProcess,
+    standalone_settings,
+    start_embedded_chain,
+    start_embedded_redis,
+)
 
 TEST_PASSWORD = "correct horse battery"
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -64,15 +70,54 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: Embedde
     return url
 
 
+@pytest.fixture(scope="session")
+def ipfs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The local IPFS block store of the test session (never the repository's instance/)."""
+    return tmp_path_factory.mktemp("ipfs-blocks")
+
+
+@pytest.fixture(scope="session")
+def embedded_chain() -> Iterator[EmbeddedChain]:
+    """Standalone mode's Ethereum test chain, one process for the session."""
+    chain = start_embedded_chain()
+    yield chain
+    chain.stop()
+
+
 @pytest.fixture
-def base_config(sqlite_url: str, embedded_redis: EmbeddedProcess) -> dict[str, Any]:
+def base_config(sqlite_url: str, embedded_redis: EmbeddedProcess, ipfs_dir: Path) -> dict[str, Any]:
     return test_config(
         APP_MODE="standalone",
         SQLALCHEMY_DATABASE_URI=sqlite_url,
         REDIS_URL=f"{embedded_redis.url}/0",
         CELERY_BROKER_URL="memory://",
         CELERY_RESULT_BACKEND=f"{embedded_redis.url}/1",
+        IPFS_BLOCKSTORE_DIR=str(ipfs_dir),
     )
+
+
+def chain_settings(chain: EmbeddedChain) -> dict[str, Any]:
+    """The anchoring settings standalone mode derives from its embedded chain."""
+    settings = standalone_settings("redis://unused", chain)
+    return {
+        "ETH_RPC_URL": settings["ETH_RPC_URL"],
+        "ETH_CHAIN_ID": settings["ETH_CHAIN_ID"],
+        "ETH_PRIVATE_KEY": settings["ETH_PRIVATE_KEY"],
+        "ETH_CHAIN_EPHEMERAL": True,
+        "ETH_MAX_BLOCK_AGE_SECONDS": 0,
+        "ETH_TX_TIMEOUT_SECONDS": 30,
+    }
+
+
+@pytest.fixture
+def audit_app(base_config: dict[str, Any], embedded_chain: EmbeddedChain) -> Iterator[Flask]:
+    """The app (SQLite) anchoring on the embedded test chain."""
+    app = create_app({**base_config, **chain_settings(embedded_chain)})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _clean_tables()
+        db.engine.dispose()
 
 
 def _clean_tables() -> None:

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from pydantic import ValidationError
 
+from app.audit_cli import register_audit_cli
 from app.errors import AppError
 from app.ipfs_cli import register_ipfs_cli
 from app.schemas.users import CreateUserRequest
@@ -61,6 +62,7 @@ def _account_options(func):  # type: ignore[no-untyped-def]
 
 def register_cli(app: Flask) -> None:
     register_ipfs_cli(app)
+    register_audit_cli(app)
 
     @app.cli.command("create-admin")
     @_account_options

@@ -41,7 +41,11 @@ def upgrade():
     with op.batch_alter_table('audit_batches', schema=None) as batch_op:
         batch_op.alter_column('last_event_hash', server_default=None)
         batch_op.alter_column('attempts', server_default=None)
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+    # On SQLite the table is rebuilt with AUTOINCREMENT so ids freed by archiving are never
+    # handed out again (PostgreSQL's sequence never reuses them anyway).
+    with op.batch_alter_table('audit_events', schema=None,
+                              table_kwargs={'sqlite_autoincrement': True},
+                              recreate='auto') as batch_op:
         batch_op.add_column(sa.Column('idempotency_key', sa.String(length=128), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_audit_events_idempotency_key'), ['idempotency_key'])
 

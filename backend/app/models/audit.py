@@ -20,6 +20,9 @@ class AuditEvent(db.Model):
     """One security-relevant event. ``event_hash`` covers its content and ``prev_hash``."""
 
     __tablename__ = "audit_events"
+    # Ids are never reused, even on SQLite once archiving has emptied the table: an id
+    # names one event for good (proofs, archives and batch ranges refer to it).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(index=True)

@@ -30,7 +30,9 @@ _EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def event_content(
