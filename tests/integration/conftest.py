@@ -9,6 +9,7 @@ are deleted after it. Redis tests use logical database 15, flushed around each t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,13 +55,14 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def base_config(pg_schema_url: str, redis_url: str) -> dict[str, Any]:
+def base_config(pg_schema_url: str, redis_url: str, ipfs_dir: Path) -> dict[str, Any]:
     """Overrides the unit config: real PostgreSQL and Redis, services mode."""
     return test_config(
         APP_MODE="services",
         SQLALCHEMY_DATABASE_URI=pg_schema_url,
         REDIS_URL=redis_url,
         CELERY_BROKER_URL="memory://",
+        IPFS_BLOCKSTORE_DIR=str(ipfs_dir),
     )
 
 
