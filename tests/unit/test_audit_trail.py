@@ -513,3 +513,17 @@ def test_flask_audit_verify(audit_app: Flask, anchored: list[int], tmp_path: Pat
     assert verify(proof, "--rpc", "http://127.0.0.1:9").exit_code == 3
     wrong_signer = verify(proof, "--rpc", rpc, "--signer", "0x" + "22" * 20)
     assert wrong_signer.exit_code == 1 and "FAIL signer" in wrong_signer.output
+
+
+def test_unanchored_events_are_verified_window_by_window(
+    audit_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.audit import verify
+
+    monkeypatch.setattr(verify, "WINDOW", 2)
+    ids = record(5)
+    report = whole_trail()
+    assert report["ok"] and report["events_checked"] == 5
+    assert "not anchored" not in " ".join(report["notes"])  # nothing batched yet
+    sql("DELETE FROM audit_events WHERE id = :id", id=ids[2])
+    assert failures(whole_trail()) == {(ids[3], "chain_broken")}

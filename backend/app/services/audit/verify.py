@@ -18,6 +18,7 @@ reset) are listed as notes and leave ``ok`` alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -90,18 +91,36 @@ def _expected_prev_hash(start: int) -> tuple[str, str]:
     return GENESIS_HASH, "the start of the chain"
 
 
-def _collect(lo: int, hi: int, batches: list[AuditBatch]) -> dict[int, EventRecord]:
-    records: dict[int, EventRecord] = {}
-    for batch in batches:
-        if batch.archive_cid is not None:
-            for record in read_archive(batch):
-                records[record.id] = record
+# Unbatched stretches (the not yet anchored tail) are read this many ids at a time.
+WINDOW = 10_000
+
+
+def _rows(lo: int, hi: int) -> list[EventRecord]:
     rows = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.id.between(lo, hi)).order_by(AuditEvent.id)
     )
-    for row in rows:
-        records[row.id] = EventRecord.of(row)
-    return dict(sorted(records.items()))
+    return [EventRecord.of(row) for row in rows]
+
+
+def _segments(
+    lo: int, hi: int, batches: list[AuditBatch]
+) -> Iterator[tuple[AuditBatch | None, list[EventRecord]]]:
+    """The range's events a batch (or an unbatched window) at a time, in id order, so a
+    whole trail is verified in bounded memory."""
+    cursor = lo
+    for batch in [*batches, None]:
+        gap_end = hi if batch is None else batch.first_event_id - 1
+        while cursor <= gap_end:
+            window_end = min(gap_end, cursor + WINDOW - 1)
+            yield None, _rows(cursor, window_end)
+            cursor = window_end + 1
+        if batch is None:
+            return
+        if batch.archive_cid is not None:
+            yield batch, read_archive(batch) + _rows(batch.first_event_id, batch.last_event_id)
+        else:
+            yield batch, _rows(batch.first_event_id, batch.last_event_id)
+        cursor = batch.last_event_id + 1
 
 
 def _check_batch_contents(
@@ -249,32 +268,6 @@ def verify_range(first_id: int, last_id: int, reader: ChainReader | None = None)
     hi = max([last_id, *(b.last_event_id for b in batches)])
     failures: list[Failure] = []
     notes: list[str] = []
-    try:
-        records = _collect(lo, hi, batches)
-    except ArchiveError as exc:
-        raise RangeError(str(exc)) from exc
-
-    prev_hash, prev_source = _expected_prev_hash(lo)
-    for record in records.values():
-        if record.recomputed_hash != record.stored_hash:
-            failures.append(
-                Failure(
-                    "content_modified",
-                    "its stored fields no longer hash to its event_hash",
-                    event_id=record.id,
-                )
-            )
-        if record.content["prev_hash"] != prev_hash:
-            failures.append(
-                Failure(
-                    "chain_broken",
-                    f"prev_hash does not match {prev_source}: an event between "
-                    "them was deleted or the order changed",
-                    event_id=record.id,
-                )
-            )
-        prev_hash, prev_source = record.stored_hash, f"event {record.id}"
-
     node_chain_id: int | None = None
     if any(batch.status == "anchored" for batch in batches):
         reader = reader or chain_reader()
@@ -282,22 +275,48 @@ def verify_range(first_id: int, last_id: int, reader: ChainReader | None = None)
             node_chain_id = reader.chain_id()
         except ChainError as exc:
             notes.append(f"anchors not checked: {exc}")
+
+    prev_hash, prev_source = _expected_prev_hash(lo)
+    checked = 0
     reports = []
-    for batch in batches:
-        in_batch = [
-            r for r in records.values() if batch.first_event_id <= r.id <= batch.last_event_id
-        ]
-        _check_batch_contents(batch, in_batch, failures, notes)
-        try:
-            reports.append(_check_anchor(batch, reader, node_chain_id, failures, notes))
-        except ChainError as exc:
-            notes.append(f"batch {batch.id}: anchor not checked: {exc}")
-            reports.append(BatchReport(batch.id, batch.status, "unverified", batch.tx_hash))
+    try:
+        for batch, records in _segments(lo, hi, batches):
+            records.sort(key=lambda r: r.id)
+            checked += len(records)
+            for record in records:
+                if record.recomputed_hash != record.stored_hash:
+                    failures.append(
+                        Failure(
+                            "content_modified",
+                            "its stored fields no longer hash to its event_hash",
+                            event_id=record.id,
+                        )
+                    )
+                if record.content["prev_hash"] != prev_hash:
+                    failures.append(
+                        Failure(
+                            "chain_broken",
+                            f"prev_hash does not match {prev_source}: an event between "
+                            "them was deleted or the order changed",
+                            event_id=record.id,
+                        )
+                    )
+                prev_hash, prev_source = record.stored_hash, f"event {record.id}"
+            if batch is None:
+                continue
+            _check_batch_contents(batch, records, failures, notes)
+            try:
+                reports.append(_check_anchor(batch, reader, node_chain_id, failures, notes))
+            except ChainError as exc:
+                notes.append(f"batch {batch.id}: anchor not checked: {exc}")
+                reports.append(BatchReport(batch.id, batch.status, "unverified", batch.tx_hash))
+    except ArchiveError as exc:
+        raise RangeError(str(exc)) from exc
     return {
         "ok": not failures,
         "first_event_id": lo,
         "last_event_id": hi,
-        "events_checked": len(records),
+        "events_checked": checked,
         "batches_checked": len(batches),
         "failures": [asdict(f) for f in failures],
         "batches": [asdict(r) for r in reports],
