@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.admin_jobs import bp as admin_jobs_bp
     from app.api.admin_realtime import bp as admin_realtime_bp
     from app.api.admin_users import bp as admin_users_bp
+    from app.api.audit import bp as audit_bp
     from app.api.auth import bp as auth_bp
     from app.api.health import bp as health_bp
     from app.api.openapi import bp as openapi_bp
@@ -23,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
         admin_realtime_bp,
         admin_cache_bp,
         admin_jobs_bp,
+        audit_bp,
         openapi_bp,
     ):
         app.register_blueprint(blueprint)
