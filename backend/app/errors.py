@@ -66,6 +66,13 @@ class RateLimited(AppError):
     code = "rate_limited"
 
 
+class ServiceUnavailable(AppError):
+    """A backing service (broker, Redis) cannot be reached; the client may retry."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> Response:

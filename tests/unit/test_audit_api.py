@@ -1,4 +1,4 @@
-"""The audit trail's REST API: browsing events and batches, verifications, proofs.
+"""The audit trail's REST API: browsing events and batches, queued tasks, proofs.
 
 Runs on standalone's stack: SQLite, the local IPFS store, the embedded chain, the embedded
 Redis as result backend and kombu's in-memory broker.
@@ -6,6 +6,7 @@ Redis as result backend and kombu's in-memory broker.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +15,10 @@ from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from kombu.exceptions import OperationalError
+from werkzeug.test import TestResponse
 
 from app.celery_app import current_celery
 from app.extensions import db
@@ -31,6 +33,11 @@ from tests.conftest import SignedIn, make_user, sign_in
 EVENTS = "/api/admin/audit/events"
 BATCHES = "/api/admin/audit/batches"
 VERIFICATIONS = "/api/admin/audit/verifications"
+ANCHOR = "/api/admin/audit/anchor"
+TASKS = "/api/admin/audit/tasks"
+TASK_KEYS = "zt:v1:audit_task:*"
+SYNC_TASK = "app.tasks.blockchain_tasks.sync_audit_trail"
+VERIFY_TASK = "app.tasks.blockchain_tasks.verify_audit_integrity"
 
 
 @pytest.fixture
@@ -86,6 +93,29 @@ def take_queued_tasks() -> list[tuple[str, str, dict[str, Any]]]:
             _args, kwargs, _embed = message.decode()
             taken.append((message.headers["task"], message.headers["id"], kwargs))
     return taken
+
+
+def assert_queued_and_pending(
+    client: FlaskClient,
+    who: SignedIn,
+    response: TestResponse,
+    task_name: str,
+    kwargs: dict[str, Any],
+) -> None:
+    """``response`` is a 202 for a task now waiting in the broker, whose state its
+    status_url answers: PENDING, as no worker runs here."""
+    assert response.status_code == 202, response.get_json()
+    queued = response.get_json()
+    task_id = queued["task_id"]
+    assert str(uuid.UUID(task_id)) == task_id
+    assert queued == {"task_id": task_id, "status_url": f"{TASKS}/{task_id}"}
+    assert take_queued_tasks() == [(task_name, task_id, kwargs)]
+    # Remembered as long as the result backend keeps the task's result.
+    ttl = get_redis_client().ttl(f"zt:v1:audit_task:{task_id}")
+    assert 0 < ttl <= current_app.config["CELERY_RESULT_EXPIRES"]
+    state = client.get(queued["status_url"], headers=who.headers)
+    assert state.status_code == 200
+    assert state.get_json() == {"task_id": task_id, "state": "PENDING", "result": None}
 
 
 # --- events ------------------------------------------------------------------------------
@@ -238,7 +268,7 @@ def test_an_unknown_event_is_404(client: FlaskClient, admin: SignedIn) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [EVENTS, f"{EVENTS}/1", BATCHES, f"{BATCHES}/1", f"{VERIFICATIONS}/{uuid.uuid4()}"],
+    [EVENTS, f"{EVENTS}/1", BATCHES, f"{BATCHES}/1", f"{TASKS}/{uuid.uuid4()}"],
 )
 def test_admin_routes_refuse_users_and_anonymous_callers(
     client: FlaskClient, user: SignedIn, path: str
@@ -247,10 +277,12 @@ def test_admin_routes_refuse_users_and_anonymous_callers(
     assert_error(client.get(path), 401)
 
 
-def test_only_admins_queue_verifications(client: FlaskClient, user: SignedIn) -> None:
+@pytest.mark.parametrize("path", [VERIFICATIONS, ANCHOR])
+def test_only_admins_queue_tasks(client: FlaskClient, user: SignedIn, path: str) -> None:
     take_queued_tasks()
-    assert_error(client.post(VERIFICATIONS, json={}, headers=user.headers), 403, "forbidden")
-    assert_error(client.post(VERIFICATIONS, json={}), 401)
+    assert_error(client.post(path, json={}, headers=user.headers), 403, "forbidden")
+    assert_error(client.post(path, json={}), 401)
+    assert_error(client.post(path, headers=user.headers), 403, "forbidden")
     assert take_queued_tasks() == []
 
 
@@ -356,6 +388,52 @@ def test_a_users_unanchored_event_is_409_others_unanchored_404(
     assert_error(client.get(f"/api/audit/events/{other}/proof", headers=user.headers), 404)
 
 
+def test_a_deleted_anchored_event_is_409_event_missing_and_404_to_a_plain_user(
+    client: FlaskClient, admin: SignedIn, user: SignedIn
+) -> None:
+    sync()
+    event_id = own_login_event(user)
+    batch_id = db.session.get(AuditEvent, event_id).batch_id
+    db.session.execute(sa.text("DELETE FROM audit_events WHERE id = :id"), {"id": event_id})
+    db.session.commit()
+    url = f"/api/audit/events/{event_id}/proof"
+
+    error = assert_error(client.get(url, headers=admin.headers), 409, "event_missing")
+    assert f"anchored in batch {batch_id} but is no longer stored" in error["message"]
+    assert_error(client.get(url, headers=user.headers), 404, "not_found")
+
+
+def test_a_tampered_batch_is_409_batch_mismatch(client: FlaskClient, admin: SignedIn) -> None:
+    first, second = record(), record()
+    sync()
+    db.session.execute(
+        sa.text("UPDATE audit_events SET event_hash = :hash WHERE id = :id"),
+        {"hash": secrets.token_hex(32), "id": second},
+    )
+    db.session.commit()
+
+    response = client.get(f"/api/audit/events/{first}/proof", headers=admin.headers)
+
+    assert_error(response, 409, "batch_mismatch")
+
+
+def test_an_id_never_stored_inside_an_anchored_range_is_404(
+    client: FlaskClient, admin: SignedIn
+) -> None:
+    # An id a rolled-back transaction took: the batch's range spans it, its manifest not.
+    first, skipped, last = record(), record(), record()
+    db.session.execute(sa.text("DELETE FROM audit_events WHERE id = :id"), {"id": skipped})
+    db.session.commit()
+    sync()
+    batch = db.session.get(AuditBatch, db.session.get(AuditEvent, first).batch_id)
+    assert batch.status == "anchored" and batch.first_event_id < skipped < batch.last_event_id
+
+    response = client.get(f"/api/audit/events/{skipped}/proof", headers=admin.headers)
+
+    assert_error(response, 404, "not_found")
+    assert client.get(f"/api/audit/events/{last}/proof", headers=admin.headers).status_code == 200
+
+
 def test_proof_query_is_validated(client: FlaskClient, admin: SignedIn) -> None:
     url = f"/api/audit/events/{own_login_event(admin)}/proof"
     assert_error(client.get(f"{url}?download=perhaps", headers=admin.headers), 400)
@@ -402,32 +480,20 @@ def test_a_non_json_verification_request_is_400(client: FlaskClient, admin: Sign
     ],
 )
 def test_a_verification_is_queued_and_its_state_can_be_read(
-    client: FlaskClient, admin: SignedIn, audit_app: Flask, body: dict[str, Any], kwargs: Any
+    client: FlaskClient, admin: SignedIn, body: dict[str, Any], kwargs: Any
 ) -> None:
     take_queued_tasks()
 
     response = client.post(VERIFICATIONS, json=body, headers=admin.headers)
 
-    assert response.status_code == 202, response.get_json()
-    queued = response.get_json()
-    task_id = queued["task_id"]
-    assert str(uuid.UUID(task_id)) == task_id
-    assert queued["status_url"] == f"{VERIFICATIONS}/{task_id}"
-    assert take_queued_tasks() == [
-        ("app.tasks.blockchain_tasks.verify_audit_integrity", task_id, kwargs)
-    ]
-    # Remembered as long as the result backend keeps the task's result.
-    ttl = get_redis_client().ttl(f"zt:v1:audit_verification:{task_id}")
-    assert 0 < ttl <= audit_app.config["CELERY_RESULT_EXPIRES"]
-    state = client.get(queued["status_url"], headers=admin.headers)
-    assert state.status_code == 200
-    assert state.get_json() == {"task_id": task_id, "state": "PENDING", "result": None}
+    assert_queued_and_pending(client, admin, response, VERIFY_TASK, kwargs)
 
 
-def test_only_verifications_queued_here_can_be_read(client: FlaskClient, admin: SignedIn) -> None:
-    unknown = client.get(f"{VERIFICATIONS}/{uuid.uuid4()}", headers=admin.headers)
+def test_only_tasks_queued_here_can_be_read(client: FlaskClient, admin: SignedIn) -> None:
+    unknown = client.get(f"{TASKS}/{uuid.uuid4()}", headers=admin.headers)
     assert_error(unknown, 404, "not_found")
-    assert_error(client.get(f"{VERIFICATIONS}/not-a-uuid", headers=admin.headers), 400)
+    assert_error(client.get(f"{TASKS}/not-a-uuid", headers=admin.headers), 400)
+    assert_error(client.get(f"{VERIFICATIONS}/{uuid.uuid4()}", headers=admin.headers), 404)
 
 
 def test_a_finished_verification_shows_its_report(client: FlaskClient, admin: SignedIn) -> None:
@@ -435,7 +501,7 @@ def test_a_finished_verification_shows_its_report(client: FlaskClient, admin: Si
     report = {"ok": True, "events_checked": 1}
     current_celery().backend.store_result(task_id, report, "SUCCESS")
 
-    body = client.get(f"{VERIFICATIONS}/{task_id}", headers=admin.headers).get_json()
+    body = client.get(f"{TASKS}/{task_id}", headers=admin.headers).get_json()
 
     assert body == {"task_id": task_id, "state": "SUCCESS", "result": report}
 
@@ -444,22 +510,59 @@ def test_a_failed_verification_shows_its_error(client: FlaskClient, admin: Signe
     task_id = client.post(VERIFICATIONS, json={}, headers=admin.headers).get_json()["task_id"]
     current_celery().backend.mark_as_failure(task_id, ValueError("the range is unreadable"))
 
-    body = client.get(f"{VERIFICATIONS}/{task_id}", headers=admin.headers).get_json()
+    body = client.get(f"{TASKS}/{task_id}", headers=admin.headers).get_json()
 
     assert body["state"] == "FAILURE" and body["result"] is None
     assert body["error"] == "the range is unreadable"
 
 
+@pytest.mark.parametrize("path", [VERIFICATIONS, ANCHOR])
 def test_a_broker_outage_is_503_and_leaves_no_id_behind(
-    client: FlaskClient, admin: SignedIn, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, admin: SignedIn, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(current_celery(), "send_task", unreachable)
-    remembered = set(get_redis_client().scan_iter("zt:v1:audit_verification:*"))
+    remembered = set(get_redis_client().scan_iter(TASK_KEYS))
 
-    response = client.post(VERIFICATIONS, json={}, headers=admin.headers)
+    response = client.post(path, json={}, headers=admin.headers)
 
     assert_error(response, 503, "service_unavailable")
-    assert set(get_redis_client().scan_iter("zt:v1:audit_verification:*")) == remembered
+    assert set(get_redis_client().scan_iter(TASK_KEYS)) == remembered
+
+
+# --- anchoring now -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [{}, {"json": {}}], ids=["no body", "empty object"])
+def test_anchoring_is_queued_and_its_state_can_be_read(
+    client: FlaskClient, admin: SignedIn, body: dict[str, Any]
+) -> None:
+    take_queued_tasks()
+
+    response = client.post(ANCHOR, headers=admin.headers, **body)
+
+    assert_queued_and_pending(client, admin, response, SYNC_TASK, {})
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("[]", "application/json"),
+        ("null", "application/json"),
+        ('"now"', "application/json"),
+        ('{"now": true}', "application/json"),
+        ("{", "application/json"),
+        ("now=1", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_bad_anchoring_request_is_400_and_queues_nothing(
+    client: FlaskClient, admin: SignedIn, data: str, content_type: str
+) -> None:
+    take_queued_tasks()
+
+    response = client.post(ANCHOR, data=data, content_type=content_type, headers=admin.headers)
+
+    assert_error(response, 400)
+    assert take_queued_tasks() == []

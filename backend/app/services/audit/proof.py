@@ -22,7 +22,13 @@ from app.services.audit.anchoring import batch_root, event_leaves
 from app.services.audit.chain import AnchorDataError, ChainReader, is_tx_hash
 from app.services.audit.events import CONTENT_FIELDS, hash_content
 from app.services.audit.merkle import MerkleError, inclusion_path, leaf_hash, root_from_inclusion
-from app.services.audit.records import ArchiveError, EventRecord, batch_events, batch_of_event
+from app.services.audit.records import (
+    ArchiveError,
+    EventRecord,
+    batch_events,
+    batch_of_event,
+    read_manifest,
+)
 
 PROOF_FORMAT = "zero-trust-audit-proof/1"
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -37,7 +43,21 @@ ALGORITHMS = {
 
 
 class ProofUnavailable(Exception):
-    """No proof can be given for this event yet (or any more); the message says why."""
+    """No proof can be given for this event yet (or any more); the message says why and
+    ``code`` names the case:
+
+    - ``not_anchored``: the event is not in a batch yet, or its batch is not anchored yet;
+    - ``archive_unavailable``: the batch's archive (or the manifest that tells which ids
+      it anchored) cannot be read;
+    - ``batch_mismatch``: the batch's events no longer hash to its anchored root (evidence
+      of tampering: verify the range);
+    - ``event_missing``: an anchored batch anchored this id, but its event is no longer
+      stored (evidence of tampering too).
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ProofFormatError(ValueError):
@@ -45,30 +65,51 @@ class ProofFormatError(ValueError):
 
 
 def build_proof(event_id: int) -> dict[str, Any]:
+    """The event's proof. LookupError for an id that was never stored (no row has it and
+    no batch anchored it); ProofUnavailable, with its ``code``, when no proof can be given."""
     batch = batch_of_event(event_id)
     row = db.session.get(AuditEvent, event_id)
     if batch is None:
         if row is None:
             raise LookupError(f"audit event {event_id} does not exist")
-        raise ProofUnavailable(f"audit event {event_id} is not in a batch yet")
+        raise ProofUnavailable(f"audit event {event_id} is not in a batch yet", code="not_anchored")
     if batch.status != "anchored":
         raise ProofUnavailable(
             f"audit event {event_id} is in batch {batch.id}, which is {batch.status}, "
-            "not anchored yet"
+            "not anchored yet",
+            code="not_anchored",
         )
     try:
         records = batch_events(batch)
     except ArchiveError as exc:
-        raise ProofUnavailable(str(exc)) from exc
+        raise ProofUnavailable(str(exc), code="archive_unavailable") from exc
     index = next((i for i, r in enumerate(records) if r.id == event_id), None)
     if index is None:
-        raise LookupError(f"audit event {event_id} does not exist")
+        if not _anchored_in(batch, event_id):
+            raise LookupError(f"audit event {event_id} does not exist")
+        raise ProofUnavailable(
+            f"audit event {event_id} was anchored in batch {batch.id} but is no longer "
+            "stored; verify the range",
+            code="event_missing",
+        )
     hashes = [record.stored_hash for record in records]
     if batch_root(hashes) != batch.merkle_root:
         raise ProofUnavailable(
-            f"batch {batch.id} no longer matches its anchored root; verify the range"
+            f"batch {batch.id} no longer matches its anchored root; verify the range",
+            code="batch_mismatch",
         )
     return proof_document(records[index], index, hashes, batch)
+
+
+def _anchored_in(batch: AuditBatch, event_id: int) -> bool:
+    """Whether the batch anchored this id of its range: every id when the range has no gaps,
+    else as its manifest says (an id a rolled-back transaction took was never stored)."""
+    if batch.event_count == batch.last_event_id - batch.first_event_id + 1:
+        return True
+    try:
+        return any(anchored == event_id for anchored, _ in read_manifest(batch))
+    except ArchiveError as exc:
+        raise ProofUnavailable(str(exc), code="archive_unavailable") from exc
 
 
 def proof_document(
