@@ -527,3 +527,22 @@ def test_unanchored_events_are_verified_window_by_window(
     assert "not anchored" not in " ".join(report["notes"])  # nothing batched yet
     sql("DELETE FROM audit_events WHERE id = :id", id=ids[2])
     assert failures(whole_trail()) == {(ids[3], "chain_broken")}
+
+
+def test_no_database_transaction_is_open_while_the_chain_is_waited_on(
+    audit_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.audit.chain import ChainWriter
+
+    open_during: list[bool] = []
+    for name in ("broadcast", "wait_for_inclusion"):
+        original = getattr(ChainWriter, name)
+
+        def spy(self: ChainWriter, *args: Any, _original: Any = original) -> Any:
+            open_during.append(db.session().in_transaction())
+            return _original(self, *args)
+
+        monkeypatch.setattr(ChainWriter, name, spy)
+    record(2)
+    sync()
+    assert open_during == [False, False]

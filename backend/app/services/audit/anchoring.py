@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,22 +163,24 @@ def recheck_recent_anchors(reader: ChainReader, chain_id: int) -> list[int]:
     recorded: a reorganisation or reset only ever removes the newest part of a chain.
     """
     moved: list[int] = []
-    candidates = db.session.scalars(
-        sa.select(AuditBatch)
+    anchors = db.session.execute(
+        sa.select(AuditBatch.id, AuditBatch.block_number, AuditBatch.block_hash, AuditBatch.tx_hash)
         .where(AuditBatch.status == "anchored", AuditBatch.chain_id == chain_id)
         .order_by(AuditBatch.id.desc())
-    )
-    for batch in candidates:
-        assert batch.block_number is not None and batch.tx_hash is not None
-        if reader.block_hash_at(batch.block_number) == batch.block_hash:
+    ).all()
+    db.session.commit()  # nothing held open while the node is asked
+    for batch_id, block_number, block_hash, tx_hash in anchors:
+        if reader.block_hash_at(block_number) == block_hash:
             break
-        inclusion = reader.inclusion(batch.tx_hash)
+        inclusion = reader.inclusion(tx_hash)
+        batch = _load(batch_id)
         if inclusion is not None and inclusion.succeeded:
             # Re-mined in another block of the new chain: same anchor, new place.
             batch.block_number, batch.block_hash = inclusion.block_number, inclusion.block_hash
-            continue
-        _forget_anchor(batch, "the anchoring block is no longer on the chain")
-        moved.append(batch.id)
+        else:
+            _forget_anchor(batch, "the anchoring block is no longer on the chain")
+            moved.append(batch_id)
+        db.session.commit()
     if moved:
         ephemeral = current_app.config["ETH_CHAIN_EPHEMERAL"]
         record_event(
@@ -199,41 +202,80 @@ def recheck_recent_anchors(reader: ChainReader, chain_id: int) -> list[int]:
     return moved
 
 
-def _needs_new_transaction(writer: ChainWriter, batch: AuditBatch) -> bool:
+@dataclass(frozen=True)
+class _Submission:
+    """What anchoring needs of a batch, read once so that no database transaction stays
+    open while the chain is asked or waited on (up to ETH_TX_TIMEOUT_SECONDS)."""
+
+    batch_id: int
+    payload: AnchorPayload
+    tx_hash: str | None
+    raw_tx: str | None
+    tx_nonce: int | None
+    signer: str | None
+    chain_id: int | None
+
+    @classmethod
+    def of(cls, batch: AuditBatch) -> _Submission:
+        return cls(
+            batch.id,
+            anchor_payload(batch),
+            batch.tx_hash,
+            batch.raw_tx,
+            batch.tx_nonce,
+            batch.signer,
+            batch.chain_id,
+        )
+
+
+def _needs_new_transaction(writer: ChainWriter, sub: _Submission) -> bool:
     """Whether the stored transaction can no longer be mined as it is."""
-    if batch.raw_tx is None or batch.signer != writer.signer:
+    if sub.raw_tx is None or sub.tx_hash is None or sub.signer != writer.signer:
         return True
-    if batch.chain_id != writer.expected_chain_id:
+    if sub.chain_id != writer.expected_chain_id:
         return True
-    assert batch.tx_hash is not None
-    if writer.inclusion(batch.tx_hash) is not None or writer.transaction_known(batch.tx_hash):
+    if writer.inclusion(sub.tx_hash) is not None or writer.transaction_known(sub.tx_hash):
         return False
     # Unknown to the node: resend it if its nonce is still the next one, else it never can be.
-    return writer.nonce(writer.signer) != batch.tx_nonce
+    return writer.nonce(writer.signer) != sub.tx_nonce
+
+
+def _load(batch_id: int) -> AuditBatch:
+    batch = db.session.get(AuditBatch, batch_id)
+    assert batch is not None
+    return batch
 
 
 def anchor_batch(writer: ChainWriter, batch: AuditBatch, tx_timeout: float) -> AuditBatch:
-    """Get ``batch``'s root mined; the batch is committed at every step."""
-    if _needs_new_transaction(writer, batch):
-        signed = writer.sign_anchor(anchor_payload(batch))
+    """Get ``batch``'s root mined; the batch is committed at every step, and no database
+    transaction is open while the chain is talked to."""
+    sub = _Submission.of(batch)
+    db.session.commit()
+    if _needs_new_transaction(writer, sub):
+        signed = writer.sign_anchor(sub.payload)
+        batch = _load(sub.batch_id)
         batch.tx_hash, batch.raw_tx, batch.tx_nonce = signed.tx_hash, signed.raw_tx, signed.nonce
         batch.signer, batch.chain_id = signed.signer, writer.expected_chain_id
         batch.status, batch.submitted_at = "submitted", utcnow()
         batch.attempts = (batch.attempts or 0) + 1
+        sub = _Submission.of(batch)
         db.session.commit()
-    assert batch.tx_hash is not None and batch.raw_tx is not None
-    if writer.inclusion(batch.tx_hash) is None:
-        writer.broadcast(batch.raw_tx, batch.tx_hash)
-    inclusion = writer.wait_for_inclusion(batch.tx_hash, tx_timeout)
+    assert sub.tx_hash is not None and sub.raw_tx is not None
+    if writer.inclusion(sub.tx_hash) is None:
+        writer.broadcast(sub.raw_tx, sub.tx_hash)
+    inclusion = writer.wait_for_inclusion(sub.tx_hash, tx_timeout)
+    batch = _load(sub.batch_id)
     if not inclusion.succeeded:
-        batch.status, batch.last_error = "failed", f"transaction {batch.tx_hash} reverted"
+        batch.status, batch.last_error = "failed", f"transaction {sub.tx_hash} reverted"
         db.session.commit()
         return batch
     batch.block_number, batch.block_hash = inclusion.block_number, inclusion.block_hash
     batch.status, batch.anchored_at, batch.last_error = "anchored", utcnow(), None
     batch.raw_tx = None  # mined: nothing left to resend
     db.session.commit()
-    log.info("batch %s anchored in block %s (%s)", batch.id, batch.block_number, batch.tx_hash)
+    log.info(
+        "batch %s anchored in block %s (%s)", sub.batch_id, inclusion.block_number, sub.tx_hash
+    )
     return batch
 
 
