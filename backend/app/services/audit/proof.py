@@ -25,8 +25,9 @@ from app.services.audit.merkle import MerkleError, inclusion_path, leaf_hash, ro
 from app.services.audit.records import (
     ArchiveError,
     EventRecord,
-    batch_events,
+    batch_leaf_hashes,
     batch_of_event,
+    read_archive,
     read_manifest,
 )
 
@@ -80,11 +81,12 @@ def build_proof(event_id: int) -> dict[str, Any]:
             code="not_anchored",
         )
     try:
-        records = batch_events(batch)
+        leaves = batch_leaf_hashes(batch)
+        record = EventRecord.of(row) if row is not None else _archived_record(batch, event_id)
     except ArchiveError as exc:
         raise ProofUnavailable(str(exc), code="archive_unavailable") from exc
-    index = next((i for i, r in enumerate(records) if r.id == event_id), None)
-    if index is None:
+    index = next((i for i, (leaf_id, _) in enumerate(leaves) if leaf_id == event_id), None)
+    if index is None or record is None:
         if not _anchored_in(batch, event_id):
             raise LookupError(f"audit event {event_id} does not exist")
         raise ProofUnavailable(
@@ -92,13 +94,19 @@ def build_proof(event_id: int) -> dict[str, Any]:
             "stored; verify the range",
             code="event_missing",
         )
-    hashes = [record.stored_hash for record in records]
+    hashes = [event_hash for _, event_hash in leaves]
     if batch_root(hashes) != batch.merkle_root:
         raise ProofUnavailable(
             f"batch {batch.id} no longer matches its anchored root; verify the range",
             code="batch_mismatch",
         )
-    return proof_document(records[index], index, hashes, batch)
+    return proof_document(record, index, hashes, batch)
+
+
+def _archived_record(batch: AuditBatch, event_id: int) -> EventRecord | None:
+    if batch.archive_cid is None:
+        return None
+    return next((r for r in read_archive(batch) if r.id == event_id), None)
 
 
 def _anchored_in(batch: AuditBatch, event_id: int) -> bool:

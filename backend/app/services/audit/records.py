@@ -119,6 +119,19 @@ def batch_events(batch: AuditBatch) -> list[EventRecord]:
     return [EventRecord.of(row) for row in rows]
 
 
+def batch_leaf_hashes(batch: AuditBatch) -> list[tuple[int, str]]:
+    """(id, stored event hash) of the batch's events in id order: only the two columns, so
+    building a proof does not load every event of a large batch."""
+    if batch.archive_cid is not None:
+        return [(record.id, record.stored_hash) for record in read_archive(batch)]
+    rows = db.session.execute(
+        sa.select(AuditEvent.id, AuditEvent.event_hash)
+        .where(AuditEvent.id.between(batch.first_event_id, batch.last_event_id))
+        .order_by(AuditEvent.id)
+    )
+    return [(int(row.id), str(row.event_hash)) for row in rows]
+
+
 def batch_of_event(event_id: int) -> AuditBatch | None:
     """The batch whose id range holds ``event_id`` (rows or archive)."""
     return db.session.scalar(
