@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+import socketio
 
 from tests.procs import REPO_ROOT, Process, free_port, python, wait_for
 
@@ -143,3 +146,27 @@ def test_standalone_anchors_proves_and_reanchors_after_restart(
     assert report["ok"], report
     batch = second.call("GET", f"/api/admin/audit/batches/{proof['batch']['id']}", headers).json()
     assert [h["tx_hash"] for h in batch["anchor_history"]] == [proof["anchor"]["tx_hash"]]
+
+    # Tampering with the database behind the platform's back: the worker's verification
+    # names the event and the admin room hears of it (worker → Redis queue → Socket.IO).
+    alerts: queue.Queue[dict[str, Any]] = queue.Queue()
+    client = socketio.Client()
+    client.on("admin_notification", alerts.put)
+    client.connect(second.base, auth={"token": headers["Authorization"][7:]}, wait_timeout=10)
+    try:
+        assert client.call("join_admin_room", {}, timeout=10)["ok"]
+        with sqlite3.connect(tmp_path / "standalone.sqlite3") as database:
+            database.execute(
+                "UPDATE audit_events SET payload = ? WHERE id = ?", ('{"forged": true}', event_id)
+            )
+        report = run_task(second, headers, "/api/admin/audit/verifications", {})
+        assert not report["ok"]
+        named = {(f["event_id"], f["reason"]) for f in report["failures"] if f["event_id"]}
+        assert named == {(event_id, "content_modified")}
+        assert {f["reason"] for f in report["failures"] if not f["event_id"]} == {"root_mismatch"}
+        alert = alerts.get(timeout=30)
+        while alert.get("kind") != "audit_integrity_failure":
+            alert = alerts.get(timeout=30)
+        assert alert["failures"][0]["event_id"] == event_id
+    finally:
+        client.disconnect()
