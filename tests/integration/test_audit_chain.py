@@ -245,3 +245,31 @@ def test_record_and_verify_tasks_on_a_worker(
     assert report["ok"] and report["events_checked"] == 1, report
     health = celery.send_task("app.tasks.blockchain_tasks.check_blockchain_health").get(timeout=60)
     assert health["ok"], health
+
+
+def test_two_deliveries_of_one_record_task_append_once(chain_app: Flask) -> None:
+    """Concurrent redeliveries (same idempotency key) on PostgreSQL: one event, one id."""
+    barrier = threading.Barrier(4)
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        with chain_app.app_context():
+            try:
+                barrier.wait(10)
+                event = record_event("policy_changed", idempotency_key="task:same")
+                db.session.commit()
+                ids.append(event.id)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert count(AuditEvent) == 1

@@ -363,6 +363,7 @@ def test_a_changed_proof_fails_the_matching_check(
         (lambda p: p["anchor"].update(tx_hash="0x12"), "tx_hash"),
         (lambda p: p["anchor"].update(signer="me"), "signer"),
         (lambda p: p["batch"].update(id=True), "batch.id"),
+        (lambda p: p["event"].update(payload={"v": float("nan")}), "not plain JSON"),
     ],
 )
 def test_a_malformed_proof_is_refused_with_its_field(

@@ -186,17 +186,19 @@ def record_event(
     of a second one being appended.
     """
     validate_event_fields(event_type, actor_user_id, subject_type, subject_id, ip_address, payload)
-    if idempotency_key is not None:
-        existing = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.idempotency_key == idempotency_key)
-        )
-        if existing is not None:
-            return existing
     if payload is not None:
         # Normalise now so the stored JSON and the hashed JSON are the same document.
         payload = json.loads(canonical_json(payload))
+    existing = _recorded_under(idempotency_key)
+    if existing is not None:
+        return existing
+    # Before taking the lock: storing a large payload may be a call to a Kubo daemon.
     payload, payload_cid = _offload_large_payload(payload)
     _lock_chain_head()
+    # Again under the lock (on PostgreSQL), so two deliveries of one task cannot both append.
+    existing = _recorded_under(idempotency_key)
+    if existing is not None:
+        return existing
     head = db.session.scalar(
         sa.select(AuditEvent.event_hash).order_by(AuditEvent.id.desc()).limit(1)
     )
@@ -218,6 +220,14 @@ def record_event(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def _recorded_under(idempotency_key: str | None) -> AuditEvent | None:
+    if idempotency_key is None:
+        return None
+    return db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.idempotency_key == idempotency_key)
+    )
 
 
 def archived_chain_head() -> str | None:

@@ -176,9 +176,14 @@ def parse_proof(doc: Any) -> dict[str, Any]:
     missing = [name for name in ("id", *CONTENT_FIELDS) if name not in event]
     if missing:
         raise ProofFormatError(f"'event' lacks {', '.join(missing)}")
+    content = {name: event[name] for name in CONTENT_FIELDS}
+    try:
+        hash_content(content)
+    except (TypeError, ValueError) as exc:
+        raise ProofFormatError(f"'event' is not plain JSON: {exc}") from None
     parsed = {
         "event_id": _field(doc, "event.id", int),
-        "content": {name: event[name] for name in CONTENT_FIELDS},
+        "content": content,
         "event_hash": _hash_field(doc, "event_hash"),
         "leaf_index": _field(doc, "leaf_index", int),
         "tree_size": _field(doc, "tree_size", int),
