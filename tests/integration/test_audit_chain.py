@@ -273,3 +273,24 @@ def test_two_deliveries_of_one_record_task_append_once(chain_app: Flask) -> None
     assert not errors, errors
     assert len(ids) == 4 and len(set(ids)) == 1
     assert count(AuditEvent) == 1
+
+
+def test_archived_batches_stay_provable_on_postgresql(chain_app: Flask) -> None:
+    from datetime import timedelta
+
+    from app.database import utcnow
+    from app.services.audit.archive import archive_old_batches
+
+    ids = record(60)  # two batches of AUDIT_BATCH_MAX_EVENTS=50 and 10
+    sync()
+    archived = archive_old_batches(
+        now=utcnow() + timedelta(days=chain_app.config["AUDIT_RETENTION_DAYS"] + 1)
+    )
+    assert len(archived["archived"]) == 2 and not archived["refused"]
+    assert count(AuditEvent) == 0
+    assert verify_proof(build_proof(ids[42]), chain_reader())["valid"]
+    later = record(3, "later")
+    sync()
+    report = trail_report()
+    assert report["ok"] and report["events_checked"] == 63, report
+    assert verify_proof(build_proof(later[0]), chain_reader())["valid"]
