@@ -547,3 +547,26 @@ def test_no_database_transaction_is_open_while_the_chain_is_waited_on(
     record(2)
     sync()
     assert open_during == [False, False]
+
+
+def test_flask_audit_sync_proof_and_verify_range(audit_app: Flask) -> None:
+    runner = CliRunner()
+    ids = record(3)
+
+    def run(*args: str) -> Any:
+        return runner.invoke(audit_app.cli, ["audit", *args], catch_exceptions=False)
+
+    not_yet = run("proof", str(ids[0]))
+    assert not_yet.exit_code == 1 and "not in a batch yet" in not_yet.output
+    synced = run("sync")
+    assert synced.exit_code == 0 and len(json.loads(synced.output)["anchored"]) == 1
+    proof = run("proof", str(ids[1]))
+    assert proof.exit_code == 0
+    assert verify_proof(json.loads(proof.output), chain_reader())["valid"]
+    clean = run("verify-range")
+    assert clean.exit_code == 0 and json.loads(clean.output)["ok"]
+    sql("DELETE FROM audit_events WHERE id = :id", id=ids[1])
+    broken = run("verify-range", "--first", str(ids[0]), "--last", str(ids[2]))
+    assert broken.exit_code == 1
+    assert (ids[1], "deleted") in failures(json.loads(broken.output))
+    assert run("verify-range", "--first", "0").exit_code == 2  # click's usage error
