@@ -371,7 +371,7 @@ def repeated_anchors(config: Any, count: int) -> dict[str, Any]:
         t1 = time.perf_counter()
         writer.broadcast(signed.raw_tx, signed.tx_hash)
         t2 = time.perf_counter()
-        assert writer.wait_for_inclusion(signed.tx_hash, 60).succeeded
+        assert writer.wait_for_inclusion([signed.tx_hash], 60)[1].succeeded
         t3 = time.perf_counter()
         for key, value in (("sign", t1 - t0), ("send", t2 - t1), ("mined", t3 - t2)):
             times[key].append(value)

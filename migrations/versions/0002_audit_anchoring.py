@@ -31,6 +31,7 @@ def upgrade():
         batch_op.add_column(sa.Column('signer', sa.String(length=42), nullable=True))
         batch_op.add_column(sa.Column('tx_nonce', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('raw_tx', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('replaced_tx_hashes', JSON, nullable=True))
         batch_op.add_column(sa.Column('submitted_at', app.database.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('block_hash', sa.String(length=66), nullable=True))
         batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
@@ -57,7 +58,7 @@ def downgrade():
     with op.batch_alter_table('audit_batches', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_audit_batches_first_event_id'), type_='unique')
         for column in ('archived_at', 'archive_cid', 'anchor_history', 'attempts', 'block_hash',
-                       'submitted_at', 'raw_tx', 'tx_nonce', 'signer', 'manifest_cid',
+                       'submitted_at', 'replaced_tx_hashes', 'raw_tx', 'tx_nonce', 'signer', 'manifest_cid',
                        'last_event_hash'):
             batch_op.drop_column(column)
         batch_op.drop_constraint(batch_op.f('ck_audit_batches_status_valid'), type_='check')

@@ -294,3 +294,86 @@ def test_archived_batches_stay_provable_on_postgresql(chain_app: Flask) -> None:
     report = trail_report()
     assert report["ok"] and report["events_checked"] == 63, report
     assert verify_proof(build_proof(later[0]), chain_reader())["valid"]
+
+
+def test_a_transaction_stuck_in_the_mempool_is_replaced_not_duplicated(
+    chain_app: Flask, hardhat: HardhatNode
+) -> None:
+    """A node that does not mine it (fees too low on a busy chain, say): after
+    ETH_TX_TIMEOUT_SECONDS the next run outbids it under the same nonce; exactly one of the
+    two can be mined, and whichever is becomes the anchor."""
+    from tests.chain import rpc
+
+    hardhat.restart()  # nonces from 0
+    chain_app.config["ETH_TX_TIMEOUT_SECONDS"] = 1
+    rpc(hardhat.url, "evm_setAutomine", False)
+    try:
+        record(3)
+        with pytest.raises(ChainError, match="not mined"):
+            sync()
+        batch = db.session.scalars(sa.select(AuditBatch)).one()
+        stuck = batch.tx_hash
+        assert batch.status == "submitted"
+        with pytest.raises(ChainError, match="not mined"):
+            sync()
+        db.session.refresh(batch)
+        assert batch.tx_hash != stuck and batch.replaced_tx_hashes == [stuck]
+        assert batch.tx_nonce == 0
+        rpc(hardhat.url, "evm_mine")
+    finally:
+        rpc(hardhat.url, "evm_setAutomine", True)
+    sync()
+    db.session.refresh(batch)
+    assert batch.status == "anchored" and batch.tx_hash != stuck
+    assert chain_reader().inclusion(stuck) is None
+    assert chain_reader().nonce(SIGNER) == 1  # one transaction left the signer
+    assert trail_report()["ok"]
+
+
+@pytest.mark.parametrize("runs_before_mining", [0, 1])
+def test_a_replacement_that_never_reached_the_node(
+    chain_app: Flask, hardhat: HardhatNode, monkeypatch: pytest.MonkeyPatch, runs_before_mining: int
+) -> None:
+    """The replacement is stored, then lost before the node got it. Mined as it is, the
+    first transaction becomes the anchor; if another run comes first, it outbids again
+    (rather than resending a replacement the node may refuse forever)."""
+    from app.services.audit.chain import ChainWriter
+    from tests.chain import rpc
+
+    hardhat.restart()
+    chain_app.config["ETH_TX_TIMEOUT_SECONDS"] = 1
+    rpc(hardhat.url, "evm_setAutomine", False)
+    try:
+        record(2)
+        with pytest.raises(ChainError):
+            sync()
+        batch = db.session.scalars(sa.select(AuditBatch)).one()
+        first = batch.tx_hash
+
+        def lost(self: ChainWriter, raw_tx: str, tx_hash: str) -> None:
+            raise ChainError("the replacement never reached the node")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(ChainWriter, "broadcast", lost)
+            with pytest.raises(ChainError, match="never reached"):
+                sync()
+        db.session.refresh(batch)
+        assert batch.replaced_tx_hashes == [first] and batch.tx_hash != first
+        lost_replacement = batch.tx_hash
+        for _ in range(runs_before_mining):
+            with pytest.raises(ChainError, match="not mined"):
+                sync()
+        db.session.refresh(batch)
+        rpc(hardhat.url, "evm_mine")
+    finally:
+        rpc(hardhat.url, "evm_setAutomine", True)
+    sync()
+    db.session.refresh(batch)
+    assert batch.status == "anchored"
+    if runs_before_mining:
+        assert batch.replaced_tx_hashes == [first, lost_replacement]
+        assert batch.tx_hash not in (first, lost_replacement)
+    else:
+        assert batch.tx_hash == first
+    assert chain_reader().nonce(SIGNER) == 1
+    assert trail_report()["ok"]

@@ -184,7 +184,7 @@ def test_a_transaction_whose_nonce_was_used_is_signed_again(audit_app: Flask) ->
     # Something else takes that nonce first (another transaction from the same account).
     other = writer.sign_anchor(anchoring.AnchorPayload(999, 1, 1, "00" * 32), nonce=stale.nonce)
     writer.broadcast(other.raw_tx, other.tx_hash)
-    writer.wait_for_inclusion(other.tx_hash, 30)
+    writer.wait_for_inclusion([other.tx_hash], 30)
     sync()
     db.session.refresh(batch)
     assert batch.status == "anchored" and batch.tx_hash != stale.tx_hash

@@ -67,6 +67,9 @@ class AuditBatch(CreatedAtMixin, db.Model):
     tx_hash: Mapped[str | None] = mapped_column(sa.String(66))
     tx_nonce: Mapped[int | None] = mapped_column(sa.BigInteger)
     raw_tx: Mapped[str | None] = mapped_column(sa.Text)
+    # Transactions of this batch replaced (same nonce, higher fees) while pending: at most
+    # one of them and tx_hash can be mined, and whichever is becomes the anchor.
+    replaced_tx_hashes: Mapped[list[str] | None] = mapped_column(JSONDocument)
     submitted_at: Mapped[datetime | None]
     block_number: Mapped[int | None] = mapped_column(sa.BigInteger)
     block_hash: Mapped[str | None] = mapped_column(sa.String(66))

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.models import AuditBatch, AuditEvent
 from app.redis_client import get_redis_client
-from app.services.audit.chain import AnchorPayload, ChainReader, ChainWriter
+from app.services.audit.chain import AnchorPayload, ChainReader, ChainWriter, SignedAnchor
 from app.services.audit.events import canonical_json, record_event
 from app.services.audit.ipfs import blockstore_from_config
 from app.services.audit.merkle import leaf_hash, root_of_leaf_hashes
@@ -214,6 +215,8 @@ class _Submission:
     tx_nonce: int | None
     signer: str | None
     chain_id: int | None
+    submitted_at: datetime | None
+    replaced: tuple[str, ...]
 
     @classmethod
     def of(cls, batch: AuditBatch) -> _Submission:
@@ -225,19 +228,35 @@ class _Submission:
             batch.tx_nonce,
             batch.signer,
             batch.chain_id,
+            batch.submitted_at,
+            tuple(batch.replaced_tx_hashes or ()),
         )
 
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Every transaction of this batch that could be the one mined, newest first."""
+        return (self.tx_hash, *reversed(self.replaced)) if self.tx_hash else self.replaced
 
-def _needs_new_transaction(writer: ChainWriter, sub: _Submission) -> bool:
-    """Whether the stored transaction can no longer be mined as it is."""
+
+def _next_step(writer: ChainWriter, sub: _Submission, tx_timeout: float) -> str:
+    """What the stored transaction needs: "wait" (mined, or pending and recent), "send"
+    (unknown to the node but still minable), "replace" (pending too long: outbid it under
+    the same nonce), or "new" (it can never be mined: its nonce is used, the chain was
+    reset, or the key or chain changed)."""
     if sub.raw_tx is None or sub.tx_hash is None or sub.signer != writer.signer:
-        return True
+        return "new"
     if sub.chain_id != writer.expected_chain_id:
-        return True
-    if writer.inclusion(sub.tx_hash) is not None or writer.transaction_known(sub.tx_hash):
-        return False
-    # Unknown to the node: resend it if its nonce is still the next one, else it never can be.
-    return writer.nonce(writer.signer) != sub.tx_nonce
+        return "new"
+    if any(writer.inclusion(tx_hash) is not None for tx_hash in sub.candidates):
+        return "wait"
+    if writer.transaction_known(sub.tx_hash):
+        age = (utcnow() - sub.submitted_at).total_seconds() if sub.submitted_at else 0.0
+        return "replace" if age >= tx_timeout else "wait"
+    if any(writer.transaction_known(tx_hash) for tx_hash in sub.replaced):
+        # The node kept an older one and never took the latest (refused as underpriced,
+        # or lost on the way): outbid the latest again.
+        return "replace"
+    return "send" if writer.nonce(writer.signer) == sub.tx_nonce else "new"
 
 
 def _load(batch_id: int) -> AuditBatch:
@@ -246,36 +265,53 @@ def _load(batch_id: int) -> AuditBatch:
     return batch
 
 
+def _store_transaction(
+    writer: ChainWriter, batch_id: int, signed: SignedAnchor, replaced: str | None
+) -> _Submission:
+    batch = _load(batch_id)
+    if replaced is not None:
+        batch.replaced_tx_hashes = [*(batch.replaced_tx_hashes or []), replaced]
+    else:
+        batch.replaced_tx_hashes = None
+    batch.tx_hash, batch.raw_tx, batch.tx_nonce = signed.tx_hash, signed.raw_tx, signed.nonce
+    batch.signer, batch.chain_id = signed.signer, writer.expected_chain_id
+    batch.status, batch.submitted_at = "submitted", utcnow()
+    batch.attempts = (batch.attempts or 0) + 1
+    sub = _Submission.of(batch)
+    db.session.commit()
+    return sub
+
+
 def anchor_batch(writer: ChainWriter, batch: AuditBatch, tx_timeout: float) -> AuditBatch:
     """Get ``batch``'s root mined; the batch is committed at every step, and no database
     transaction is open while the chain is talked to."""
     sub = _Submission.of(batch)
     db.session.commit()
-    if _needs_new_transaction(writer, sub):
-        signed = writer.sign_anchor(sub.payload)
-        batch = _load(sub.batch_id)
-        batch.tx_hash, batch.raw_tx, batch.tx_nonce = signed.tx_hash, signed.raw_tx, signed.nonce
-        batch.signer, batch.chain_id = signed.signer, writer.expected_chain_id
-        batch.status, batch.submitted_at = "submitted", utcnow()
-        batch.attempts = (batch.attempts or 0) + 1
-        sub = _Submission.of(batch)
-        db.session.commit()
+    step = _next_step(writer, sub, tx_timeout)
+    if step == "new":
+        sub = _store_transaction(writer, sub.batch_id, writer.sign_anchor(sub.payload), None)
+    elif step == "replace":
+        assert sub.raw_tx is not None and sub.tx_hash is not None
+        signed = writer.sign_anchor(sub.payload, nonce=sub.tx_nonce, replacing=sub.raw_tx)
+        sub = _store_transaction(writer, sub.batch_id, signed, sub.tx_hash)
+        log.warning(
+            "batch %s: transaction pending too long, replaced by %s", sub.batch_id, sub.tx_hash
+        )
     assert sub.tx_hash is not None and sub.raw_tx is not None
-    if writer.inclusion(sub.tx_hash) is None:
+    if step != "wait":
         writer.broadcast(sub.raw_tx, sub.tx_hash)
-    inclusion = writer.wait_for_inclusion(sub.tx_hash, tx_timeout)
+    mined_hash, inclusion = writer.wait_for_inclusion(sub.candidates, tx_timeout)
     batch = _load(sub.batch_id)
+    batch.tx_hash = mined_hash
     if not inclusion.succeeded:
-        batch.status, batch.last_error = "failed", f"transaction {sub.tx_hash} reverted"
+        batch.status, batch.last_error = "failed", f"transaction {mined_hash} reverted"
         db.session.commit()
         return batch
     batch.block_number, batch.block_hash = inclusion.block_number, inclusion.block_hash
     batch.status, batch.anchored_at, batch.last_error = "anchored", utcnow(), None
     batch.raw_tx = None  # mined: nothing left to resend
     db.session.commit()
-    log.info(
-        "batch %s anchored in block %s (%s)", sub.batch_id, inclusion.block_number, sub.tx_hash
-    )
+    log.info("batch %s anchored in block %s (%s)", sub.batch_id, inclusion.block_number, mined_hash)
     return batch
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import struct
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +31,13 @@ _PY_ECC_RECURSION_LIMIT = 100_000
 _RECURSION_LIMIT = sys.getrecursionlimit()
 if _RECURSION_LIMIT >= _PY_ECC_RECURSION_LIMIT:
     _RECURSION_LIMIT = 1000
+import rlp  # noqa: E402
 from eth_account import Account  # noqa: E402
+from eth_account.typed_transactions import TypedTransaction  # noqa: E402
 from hexbytes import HexBytes  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 from web3.exceptions import (  # noqa: E402
     BlockNotFound,
-    TimeExhausted,
     TransactionNotFound,
     Web3Exception,
 )
@@ -46,6 +49,8 @@ _ANCHOR_FORMAT = ">8sQQQ32s"
 ANCHOR_DATA_LENGTH = struct.calcsize(_ANCHOR_FORMAT)
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+# A replacement must outbid the transaction it replaces; geth asks for 10 % more.
+REPLACEMENT_BUMP_PERCENT = 112
 
 
 class ChainError(RuntimeError):
@@ -138,7 +143,7 @@ class ChainReader:
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
             return fn(*args)
-        except (TransactionNotFound, BlockNotFound, TimeExhausted):
+        except (TransactionNotFound, BlockNotFound):
             raise
         except (requests.RequestException, OSError, Web3Exception, ValueError) as exc:
             raise ChainError(f"Ethereum node at {self.rpc_url}: {exc}") from exc
@@ -230,8 +235,14 @@ class ChainWriter(ChainReader):
                 f"ETH_CHAIN_ID says {self.expected_chain_id}"
             )
 
-    def sign_anchor(self, payload: AnchorPayload, nonce: int | None = None) -> SignedAnchor:
-        """A signed, not yet sent, anchor transaction at the signer's next nonce."""
+    def sign_anchor(
+        self, payload: AnchorPayload, nonce: int | None = None, replacing: str | None = None
+    ) -> SignedAnchor:
+        """A signed, not yet sent, anchor transaction at the signer's next nonce.
+
+        With ``replacing`` (the raw transaction it supersedes, same nonce), every fee is at
+        least REPLACEMENT_BUMP above the old one's, as nodes require to replace it.
+        """
         self.check_chain_id()
         if nonce is None:
             nonce = int(self._call(self.w3.eth.get_transaction_count, self.signer, "pending"))
@@ -250,6 +261,11 @@ class ChainWriter(ChainReader):
         else:
             tx["maxPriorityFeePerGas"] = tip
             tx["maxFeePerGas"] = 2 * int(base_fee) + tip
+        if replacing is not None:
+            old = fees_of(replacing)
+            for name in ("gasPrice", "maxPriorityFeePerGas", "maxFeePerGas"):
+                if name in tx and name in old:
+                    tx[name] = max(tx[name], -(-old[name] * REPLACEMENT_BUMP_PERCENT // 100))
         signed = self._account.sign_transaction(tx)
         return SignedAnchor(
             tx_hash=_hex(signed.hash),
@@ -267,12 +283,32 @@ class ChainWriter(ChainReader):
                 return
             raise
 
-    def wait_for_inclusion(self, tx_hash: str, timeout: float) -> Inclusion:
-        try:
-            self._call(self.w3.eth.wait_for_transaction_receipt, tx_hash, timeout, 0.2)
-        except TimeExhausted as exc:
-            raise ChainError(f"transaction {tx_hash} was not mined within {timeout:g}s") from exc
-        inclusion = self.inclusion(tx_hash)
-        if inclusion is None:  # reorganised away between the two calls
-            raise ChainError(f"transaction {tx_hash} left the chain while being read")
-        return inclusion
+    def wait_for_inclusion(
+        self, tx_hashes: Sequence[str], timeout: float, poll: float = 0.2
+    ) -> tuple[str, Inclusion]:
+        """Wait until one of ``tx_hashes`` (a transaction and those it replaced, all under
+        one nonce, so at most one can be mined) is mined; which one, and where."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for tx_hash in tx_hashes:
+                inclusion = self.inclusion(tx_hash)
+                if inclusion is not None:
+                    return tx_hash, inclusion
+            if time.monotonic() >= deadline:
+                raise ChainError(f"transaction {tx_hashes[0]} was not mined within {timeout:g}s")
+            time.sleep(poll)
+
+
+def fees_of(raw_tx: str) -> dict[str, int]:
+    """The fee fields of a signed transaction (gasPrice, or the two EIP-1559 fees)."""
+    data = HexBytes(raw_tx)
+    if data[0] <= 0x7F:  # an EIP-2718 typed transaction
+        fields = TypedTransaction.from_bytes(data).as_dict()
+    else:
+        fields = {"gasPrice": rlp.decode(bytes(data))[1]}
+    fees = {}
+    for name in ("gasPrice", "maxPriorityFeePerGas", "maxFeePerGas"):
+        if name in fields:
+            value = fields[name]
+            fees[name] = int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
+    return fees
