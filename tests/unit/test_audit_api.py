@@ -303,6 +303,7 @@ def test_batches_show_their_anchor_and_never_the_raw_transaction(
     assert batch["tx_hash"].startswith("0x") and isinstance(batch["block_number"], int)
     assert batch["merkle_root"] and batch["manifest_cid"] and batch["anchored_at"]
     assert "raw_tx" not in batch and "tx_nonce" not in batch
+    assert batch["replaced_tx_hashes"] is None and batch["anchor_history"] is None
     one = client.get(f"{BATCHES}/{batch['id']}", headers=admin.headers)
     assert one.status_code == 200 and one.get_json() == batch
     assert client.get(f"{BATCHES}?status=pending", headers=admin.headers).get_json() == {

@@ -74,6 +74,7 @@ BATCH_FIELDS = (
     "chain_id",
     "signer",
     "tx_hash",
+    "replaced_tx_hashes",
     "block_number",
     "block_hash",
     "attempts",
