@@ -304,6 +304,30 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
     return config
 
 
+# Signing keys published with development chains (Hardhat's and Anvil's first accounts,
+# derived from their default mnemonic): anyone can spend from them and sign as them.
+PUBLISHED_DEV_KEYS = frozenset(
+    {
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    }
+)
+
+
+def _refuse_development_chain_settings(config: dict[str, Any]) -> None:
+    key = (config.get("ETH_PRIVATE_KEY") or "").lower().removeprefix("0x")
+    if key in PUBLISHED_DEV_KEYS:
+        raise ConfigError(
+            "ETH_PRIVATE_KEY is a published development-chain key; use the platform's own key"
+        )
+    if config.get("ETH_CHAIN_EPHEMERAL"):
+        raise ConfigError(
+            "ETH_CHAIN_EPHEMERAL is for development chains only: in production a lost "
+            "anchor must be reported, not silently re-anchored"
+        )
+
+
 def _apply_secret_rules(config: dict[str, Any]) -> None:
     """Secrets never have a production default: refuse them in production, fill them in dev."""
     secrets = {"SECRET_KEY": DEV_SECRET_KEY, "JWT_SECRET_KEY": DEV_JWT_SECRET}
@@ -318,6 +342,7 @@ def _apply_secret_rules(config: dict[str, Any]) -> None:
                 )
             if len(value) < 32:
                 raise ConfigError(f"{name} must be at least 32 characters in production")
+        _refuse_development_chain_settings(config)
         return
     for name, dev_value in secrets.items():
         if not config.get(name):

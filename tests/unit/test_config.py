@@ -12,6 +12,7 @@ from app import config as config_module
 from app.config import (
     DEV_JWT_SECRET,
     DEV_SECRET_KEY,
+    PUBLISHED_DEV_KEYS,
     STANDALONE_DATABASE_DEFAULT,
     ConfigError,
     load_config,
@@ -94,6 +95,21 @@ def test_production_refuses_missing_default_or_short_secrets(
     message = str(raised.value)
     assert message.startswith(f"{name} ")
     assert says in message
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ({"ETH_PRIVATE_KEY": "0x" + sorted(PUBLISHED_DEV_KEYS)[0]}, "published"),
+        ({"ETH_PRIVATE_KEY": sorted(PUBLISHED_DEV_KEYS)[1].upper()}, "published"),
+        ({"ETH_CHAIN_EPHEMERAL": "true"}, "development chains only"),
+    ],
+)
+def test_production_refuses_development_chain_settings(setting: dict[str, str], says: str) -> None:
+    env = {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT}
+    with pytest.raises(ConfigError, match=says):
+        load_config({**env, **setting})
+    load_config(setting)  # fine outside production (tests and Hardhat use them)
 
 
 @pytest.mark.parametrize(
