@@ -24,7 +24,7 @@ from app.models import AuditBatch, AuditEvent
 from app.services.audit.ipfs import blockstore_from_config
 
 GENESIS_HASH = "0" * 64
-# PostgreSQL advisory lock id serialising appends to the chain (an arbitrary constant).
+# PostgreSQL advisory lock id serialising appends to the chain (an arbitrary int4).
 _CHAIN_LOCK_ID = 0x5A7A_0001
 _EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -106,7 +106,11 @@ def hash_of_event(event: AuditEvent) -> str:
 
 def _lock_chain_head() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK_ID})
+        # Keyed by schema as well: each schema holds its own chain.
+        db.session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:id, hashtext(current_schema()))"),
+            {"id": _CHAIN_LOCK_ID},
+        )
 
 
 def _offload_large_payload(
