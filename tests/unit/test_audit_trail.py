@@ -570,3 +570,22 @@ def test_flask_audit_sync_proof_and_verify_range(audit_app: Flask) -> None:
     assert broken.exit_code == 1
     assert (ids[1], "deleted") in failures(json.loads(broken.output))
     assert run("verify-range", "--first", "0").exit_code == 2  # click's usage error
+
+
+def test_verification_asks_the_node_outside_any_transaction(
+    anchored: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.audit.chain import ChainReader
+
+    open_during: list[bool] = []
+    original = ChainReader.read_anchor
+
+    def spy(self: ChainReader, tx_hash: str) -> Any:
+        open_during.append(db.session().in_transaction())
+        return original(self, tx_hash)
+
+    monkeypatch.setattr(ChainReader, "read_anchor", spy)
+    batch = db.session.scalars(sa.select(AuditBatch)).first()
+    assert whole_trail()["ok"]
+    assert open_during == [False, False]
+    db.session.refresh(batch)  # the caller's objects are untouched by verification

@@ -152,7 +152,15 @@ def _forget_anchor(batch: AuditBatch, reason: str) -> dict[str, Any]:
     }
     batch.anchor_history = [*(batch.anchor_history or []), lost]
     batch.status = "pending"
-    for field in ("tx_hash", "raw_tx", "tx_nonce", "block_number", "block_hash", "anchored_at"):
+    for field in (
+        "tx_hash",
+        "raw_tx",
+        "tx_nonce",
+        "replaced_tx_hashes",
+        "block_number",
+        "block_hash",
+        "anchored_at",
+    ):
         setattr(batch, field, None)
     return lost
 

@@ -61,13 +61,15 @@ class RangeError(ValueError):
 
 
 def _overlapping_batches(lo: int, hi: int) -> list[AuditBatch]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditBatch)
-            .where(AuditBatch.first_event_id <= hi, AuditBatch.last_event_id >= lo)
-            .order_by(AuditBatch.first_event_id)
-        )
+    """Copies outside the session: verification commits between batches (so it never holds
+    one snapshot throughout), which must neither expire nor touch the caller's objects."""
+    rows = db.session.scalars(
+        sa.select(AuditBatch)
+        .where(AuditBatch.first_event_id <= hi, AuditBatch.last_event_id >= lo)
+        .order_by(AuditBatch.first_event_id)
     )
+    columns = [column.key for column in sa.inspect(AuditBatch).column_attrs]
+    return [AuditBatch(**{key: getattr(row, key) for key in columns}) for row in rows]
 
 
 def _expected_prev_hash(start: int) -> tuple[str, str]:
@@ -302,6 +304,9 @@ def verify_range(first_id: int, last_id: int, reader: ChainReader | None = None)
                         )
                     )
                 prev_hash, prev_source = record.stored_hash, f"event {record.id}"
+            # Read-only: end the transaction before the node is asked, so a long
+            # verification never holds one snapshot open throughout.
+            db.session.commit()
             if batch is None:
                 continue
             _check_batch_contents(batch, records, failures, notes)
