@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.extensions import db
-from app.models import Notification, SystemHealthReport
-from app.realtime import emit
-from app.services.after_commit import after_commit
+from app.models import SystemHealthReport
 from app.services.health_service import dependency_status
 from app.services.jobs_service import jobs_overview
+from app.services.notify import notify_admins
 
 
 def _problems(deps: dict[str, Any], jobs: dict[str, Any], realtime: Any, cache: Any) -> list[str]:
@@ -47,24 +46,13 @@ def generate(realtime: dict[str, Any] | None, cache: dict[str, Any] | None) -> S
     }
     report = SystemHealthReport(status=status, report=body)
     db.session.add(report)
-    summary = "all systems normal" if not problems else "; ".join(problems)
-    db.session.add(
-        Notification(
-            audience="admin",
-            kind="system_health_report",
-            title=f"System health: {status}",
-            body=summary,
-            data={"status": status},
-        )
-    )
     db.session.flush()
-    message = {
-        "kind": "system_health_report",
-        "report_id": report.id,
-        "status": status,
-        "problems": problems,
-        "summary": summary,
-    }
-    after_commit(lambda: emit.emit_to_admins("admin_notification", message))
+    summary = "all systems normal" if not problems else "; ".join(problems)
+    notify_admins(
+        "system_health_report",
+        f"System health: {status}",
+        summary,
+        {"report_id": report.id, "status": status, "problems": problems},
+    )
     db.session.commit()
     return report
