@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,8 @@ def chain_settings(chain: EmbeddedChain) -> dict[str, Any]:
 @pytest.fixture
 def audit_app(base_config: dict[str, Any], embedded_chain: EmbeddedChain) -> Iterator[Flask]:
     """The app (SQLite) anchoring on the embedded test chain."""
-    app = create_app({**base_config, **chain_settings(embedded_chain)})
-    with app.app_context():
+    with app_in_context({**base_config, **chain_settings(embedded_chain)}) as app:
         yield app
-        db.session.remove()
-        _clean_tables()
-        db.engine.dispose()
 
 
 def _clean_tables() -> None:
@@ -126,14 +123,22 @@ def _clean_tables() -> None:
             conn.execute(table.delete())
 
 
-@pytest.fixture
-def app(base_config: dict[str, Any]) -> Iterator[Flask]:
-    app = create_app(base_config)
+@contextmanager
+def app_in_context(config: dict[str, Any]) -> Iterator[Flask]:
+    """An app built from ``config``, inside its app context; afterwards every table is
+    emptied and the engine's connections closed."""
+    app = create_app(config)
     with app.app_context():
         yield app
         db.session.remove()
         _clean_tables()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(base_config: dict[str, Any]) -> Iterator[Flask]:
+    with app_in_context(base_config) as app:
+        yield app
 
 
 @pytest.fixture

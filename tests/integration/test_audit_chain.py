@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from celery import Celery
 from flask import Flask
 
-from app import create_app
 from app.extensions import db
 from app.models import AuditBatch, AuditEvent, Notification
 from app.services.audit.anchoring import SyncBusy, chain_reader, sync
@@ -26,7 +25,7 @@ from app.services.audit.events import record_event
 from app.services.audit.proof import build_proof, verify_proof
 from app.services.audit.verify import full_range, verify_range
 from tests.chain import HARDHAT_CHAIN_ID, HARDHAT_SIGNER_KEY, HardhatNode
-from tests.conftest import _clean_tables, count
+from tests.conftest import app_in_context, count
 from tests.integration.celery_fixtures import Worker, start_worker
 from tests.procs import REPO_ROOT, wait_for
 
@@ -46,12 +45,8 @@ def anchoring_settings(node: HardhatNode) -> dict[str, Any]:
 
 @pytest.fixture
 def chain_app(base_config: dict[str, Any], hardhat: HardhatNode) -> Iterator[Flask]:
-    app = create_app({**base_config, **anchoring_settings(hardhat)})
-    with app.app_context():
+    with app_in_context({**base_config, **anchoring_settings(hardhat)}) as app:
         yield app
-        db.session.remove()
-        _clean_tables()
-        db.engine.dispose()
 
 
 def record(n: int, tag: str = "e") -> list[int]:
