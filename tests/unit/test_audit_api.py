@@ -45,14 +45,15 @@ def client(audit_app: Flask) -> FlaskClient:
     return audit_app.test_client()
 
 
+# conftest's sign-ins, on this module's client (the anchoring app), under shorter names.
 @pytest.fixture
-def admin(client: FlaskClient) -> SignedIn:
-    return sign_in(client, make_user("admin"))
+def admin(admin_login: SignedIn) -> SignedIn:
+    return admin_login
 
 
 @pytest.fixture
-def user(client: FlaskClient) -> SignedIn:
-    return sign_in(client, make_user("user"))
+def user(user_login: SignedIn) -> SignedIn:
+    return user_login
 
 
 def record(event_type: str = "test_event", **fields: Any) -> int:

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import AuditBatch, AuditEvent, Notification
 from app.services.audit import anchoring, archive, health
 from app.services.audit.anchoring import chain_reader, chain_writer, sync
-from app.services.audit.chain import ChainConfigError
+from app.services.audit.chain import ChainConfigError, ChainWriter, SignedAnchor
 from app.services.audit.events import GENESIS_HASH, hash_of_event, load_payload, record_event
 from app.services.audit.proof import (
     ProofFormatError,
@@ -153,34 +153,31 @@ def test_batches_are_capped_and_consecutive(audit_app: Flask) -> None:
     assert whole_trail()["ok"]
 
 
-def test_a_transaction_stored_but_never_sent_is_sent_as_it_is(audit_app: Flask) -> None:
-    """A worker that died between storing and broadcasting: the retry sends the same tx."""
+def batch_with_stored_transaction() -> tuple[AuditBatch, ChainWriter, SignedAnchor]:
+    """A batch whose signed transaction was stored (submitted) but never sent, as a worker
+    leaves it when it dies between the two."""
     record(2)
     anchoring.build_batches(100)
     batch = db.session.scalars(sa.select(AuditBatch)).one()
     writer = chain_writer()
     signed = writer.sign_anchor(anchoring.anchor_payload(batch))
     batch.tx_hash, batch.raw_tx, batch.tx_nonce = signed.tx_hash, signed.raw_tx, signed.nonce
-    batch.signer, batch.chain_id, batch.status = (
-        signed.signer,
-        writer.expected_chain_id,
-        "submitted",
-    )
+    batch.signer, batch.chain_id = signed.signer, writer.expected_chain_id
+    batch.status = "submitted"
     db.session.commit()
+    return batch, writer, signed
+
+
+def test_a_transaction_stored_but_never_sent_is_sent_as_it_is(audit_app: Flask) -> None:
+    """A worker that died between storing and broadcasting: the retry sends the same tx."""
+    batch, _, signed = batch_with_stored_transaction()
     sync()
     db.session.refresh(batch)
     assert (batch.status, batch.tx_hash) == ("anchored", signed.tx_hash)
 
 
 def test_a_transaction_whose_nonce_was_used_is_signed_again(audit_app: Flask) -> None:
-    record(2)
-    anchoring.build_batches(100)
-    batch = db.session.scalars(sa.select(AuditBatch)).one()
-    writer = chain_writer()
-    stale = writer.sign_anchor(anchoring.anchor_payload(batch))
-    batch.tx_hash, batch.raw_tx, batch.tx_nonce = stale.tx_hash, stale.raw_tx, stale.nonce
-    batch.signer, batch.chain_id, batch.status = stale.signer, writer.expected_chain_id, "submitted"
-    db.session.commit()
+    batch, writer, stale = batch_with_stored_transaction()
     # Something else takes that nonce first (another transaction from the same account).
     other = writer.sign_anchor(anchoring.AnchorPayload(999, 1, 1, "00" * 32), nonce=stale.nonce)
     writer.broadcast(other.raw_tx, other.tx_hash)
@@ -533,7 +530,6 @@ def test_unanchored_events_are_verified_window_by_window(
 def test_no_database_transaction_is_open_while_the_chain_is_waited_on(
     audit_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services.audit.chain import ChainWriter
 
     open_during: list[bool] = []
     for name in ("broadcast", "wait_for_inclusion"):
