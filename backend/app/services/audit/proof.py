@@ -81,8 +81,7 @@ def build_proof(event_id: int) -> dict[str, Any]:
             code="not_anchored",
         )
     try:
-        leaves = batch_leaf_hashes(batch)
-        record = EventRecord.of(row) if row is not None else _archived_record(batch, event_id)
+        leaves, record = _leaves_and_record(batch, event_id, row)
     except ArchiveError as exc:
         raise ProofUnavailable(str(exc), code="archive_unavailable") from exc
     index = next((i for i, (leaf_id, _) in enumerate(leaves) if leaf_id == event_id), None)
@@ -103,10 +102,16 @@ def build_proof(event_id: int) -> dict[str, Any]:
     return proof_document(record, index, hashes, batch)
 
 
-def _archived_record(batch: AuditBatch, event_id: int) -> EventRecord | None:
-    if batch.archive_cid is None:
-        return None
-    return next((r for r in read_archive(batch) if r.id == event_id), None)
+def _leaves_and_record(
+    batch: AuditBatch, event_id: int, row: AuditEvent | None
+) -> tuple[list[tuple[int, str]], EventRecord | None]:
+    """The batch's (id, hash) leaves and the event itself: from its archive, read once,
+    or from its rows (only the two columns of every row, all of the event's)."""
+    if batch.archive_cid is not None:
+        archived = read_archive(batch)
+        leaves = [(record.id, record.stored_hash) for record in archived]
+        return leaves, next((r for r in archived if r.id == event_id), None)
+    return batch_leaf_hashes(batch), EventRecord.of(row) if row is not None else None
 
 
 def _anchored_in(batch: AuditBatch, event_id: int) -> bool:

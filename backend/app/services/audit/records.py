@@ -120,10 +120,8 @@ def batch_events(batch: AuditBatch) -> list[EventRecord]:
 
 
 def batch_leaf_hashes(batch: AuditBatch) -> list[tuple[int, str]]:
-    """(id, stored event hash) of the batch's events in id order: only the two columns, so
-    building a proof does not load every event of a large batch."""
-    if batch.archive_cid is not None:
-        return [(record.id, record.stored_hash) for record in read_archive(batch)]
+    """(id, stored event hash) of the rows of the batch's events in id order: only the two
+    columns, so building a proof does not load every event of a large batch."""
     rows = db.session.execute(
         sa.select(AuditEvent.id, AuditEvent.event_hash)
         .where(AuditEvent.id.between(batch.first_event_id, batch.last_event_id))
