@@ -113,16 +113,18 @@ def _lock_chain_head() -> None:
         )
 
 
-def _offload_large_payload(
+def _stored_payload(
     payload: dict[str, Any] | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """Payloads beyond AUDIT_PAYLOAD_INLINE_MAX_BYTES go to the IPFS store, by CID."""
+    """The payload as stored and hashed: normalised through its canonical JSON (so stored
+    and hashed are one document), or, beyond AUDIT_PAYLOAD_INLINE_MAX_BYTES, its CID in
+    the IPFS store."""
     if payload is None:
         return None, None
-    encoded = canonical_json(payload).encode()
-    if len(encoded) <= current_app.config["AUDIT_PAYLOAD_INLINE_MAX_BYTES"]:
-        return payload, None
-    return None, blockstore_from_config(current_app.config).add(encoded)
+    encoded = canonical_json(payload)
+    if len(encoded.encode()) <= current_app.config["AUDIT_PAYLOAD_INLINE_MAX_BYTES"]:
+        return json.loads(encoded), None
+    return None, blockstore_from_config(current_app.config).add(encoded.encode())
 
 
 def load_payload(event: AuditEvent) -> dict[str, Any] | None:
@@ -190,14 +192,11 @@ def record_event(
     of a second one being appended.
     """
     validate_event_fields(event_type, actor_user_id, subject_type, subject_id, ip_address, payload)
-    if payload is not None:
-        # Normalise now so the stored JSON and the hashed JSON are the same document.
-        payload = json.loads(canonical_json(payload))
     existing = _recorded_under(idempotency_key)
     if existing is not None:
         return existing
     # Before taking the lock: storing a large payload may be a call to a Kubo daemon.
-    payload, payload_cid = _offload_large_payload(payload)
+    payload, payload_cid = _stored_payload(payload)
     _lock_chain_head()
     # Again under the lock (on PostgreSQL), so two deliveries of one task cannot both append.
     existing = _recorded_under(idempotency_key)
