@@ -1,8 +1,9 @@
 """Audit events as verification sees them, wherever they live: database rows or archives.
 
 Events past retention leave the database for a compressed, content-addressed archive (one
-per batch, its CID on the batch); everything that checks or proves events reads them
-through ``batch_events`` and so works the same on both.
+per batch, its CID on the batch); verification, proofs and archiving read events as
+``EventRecord``s from here (``read_archive`` for an archived batch, rows otherwise), and so
+work the same on both.
 """
 
 from __future__ import annotations

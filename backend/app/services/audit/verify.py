@@ -33,7 +33,6 @@ from app.services.audit.events import GENESIS_HASH
 from app.services.audit.records import (
     ArchiveError,
     EventRecord,
-    batch_events,
     read_archive,
     read_manifest,
 )
@@ -344,6 +343,3 @@ def full_range() -> tuple[int, int] | None:
     if not lows:
         return None
     return min(lows), max(highs)
-
-
-__all__ = ["RangeError", "batch_events", "full_range", "verify_range"]
