@@ -35,9 +35,11 @@ import socketio
 import sqlalchemy as sa
 from kombu import Connection, Exchange, Queue
 
+from app.config import database_url
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "celery_bench.json"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_ADMIN = database_url("postgresql://postgres@127.0.0.1:5432/test", "PG_ADMIN")
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PASSWORD = "bench password 1"  # noqa: S105 (a throwaway account of a private schema)
 

@@ -49,12 +49,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.config import database_url
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 OUT = BENCH / "out"
 PYTHON = sys.executable
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_ADMIN_URL = database_url(
+    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    "TEST_POSTGRES_URL",
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PASSWORD = "bench-password-" + secrets.token_hex(4)

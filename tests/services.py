@@ -11,10 +11,14 @@ import socket
 
 import pytest
 
+from app.config import database_url
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Written as operators write it; app.config's helper maps it to the installed driver.
+POSTGRES_ADMIN_URL = database_url(
+    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    "TEST_POSTGRES_URL",
 )
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RABBITMQ_TEST_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = REPO_ROOT / "instance"
@@ -84,6 +86,34 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
 
 def _list(env: Mapping[str, str], name: str, default: str) -> list[str]:
     return [item.strip() for item in _str(env, name, default).split(",") if item.strip()]
+
+
+# The database drivers this platform installs (backend/requirements.txt), and the spellings
+# operators are handed for them: PaaS add-ons, docker images and tutorials say
+# `postgres://` or `postgresql://`, which SQLAlchemy would map to the absent psycopg2.
+SUPPORTED_DATABASES = "postgresql:// (psycopg 3) or sqlite:///PATH"
+_DRIVER_ALIASES = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+}
+
+
+def database_url(raw: str, setting: str = "DATABASE_URL") -> str:
+    """``raw`` as a SQLAlchemy URL on an installed driver; ConfigError naming ``setting``
+    for a URL that cannot be parsed or names a driver this platform does not ship."""
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"{setting} is not a database URL; use {SUPPORTED_DATABASES}") from None
+    driver = _DRIVER_ALIASES.get(url.drivername.lower())
+    if driver is None:
+        raise ConfigError(
+            f"{setting} uses the unsupported driver {url.drivername!r}; use {SUPPORTED_DATABASES}"
+        )
+    return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
@@ -152,11 +182,11 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
     if mode == "standalone":
         # Never DATABASE_URL: that is services mode's (.env.example sets it), and standalone
         # must need no external service. STANDALONE_DATABASE_URL moves the SQLite file.
-        database_url = _str(env, "STANDALONE_DATABASE_URL", STANDALONE_DATABASE_DEFAULT)
+        setting = "STANDALONE_DATABASE_URL"
+        raw_database_url = _str(env, setting, STANDALONE_DATABASE_DEFAULT)
     else:
-        database_url = _str(
-            env, "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/zero_trust"
-        )
+        setting = "DATABASE_URL"
+        raw_database_url = _str(env, setting, "postgresql://postgres@127.0.0.1:5432/zero_trust")
 
     config: dict[str, Any] = {
         "APP_MODE": mode,
@@ -173,7 +203,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "LOGIN_MAX_FAILURES_PER_USER": _int(env, "LOGIN_MAX_FAILURES_PER_USER", 5, 1),
         "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LOGIN_MAX_FAILURES_PER_IP", 20, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1),
-        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_DATABASE_URI": database_url(raw_database_url, setting),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url_from(env),
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 50, 1),

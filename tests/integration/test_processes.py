@@ -145,11 +145,17 @@ def test_standalone_serves_health_and_prints_the_admin_password_once(
     assert status == 200
 
 
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "postgresql", "postgres"])
 def test_services_mode_serves_health_with_postgres_and_redis(
-    tmp_path: Path, processes: list[Process], pg_schema_url: str, redis_url: str
+    tmp_path: Path, processes: list[Process], pg_schema_url: str, redis_url: str, scheme: str
 ) -> None:
+    """DATABASE_URL as operators are handed it: PaaS and docker images say `postgres://`
+    or `postgresql://`, which SQLAlchemy alone would map to the absent psycopg2."""
     port = free_port()
-    env = clean_env(DATABASE_URL=pg_schema_url, REDIS_URL=redis_url)
+    database_url = make_url(pg_schema_url).set(drivername=scheme)
+    env = clean_env(
+        DATABASE_URL=database_url.render_as_string(hide_password=False), REDIS_URL=redis_url
+    )
     process = Process(python("run.py", "--port", str(port)), env, tmp_path / "services.log")
     processes.append(process)
 
@@ -233,6 +239,41 @@ def test_services_mode_exits_at_once_when_the_database_is_unreachable(redis_url:
     assert line.startswith("cannot start: database unreachable")
     assert "PostgreSQL" in line
     assert "secret-pw" not in line  # the password is redacted
+
+
+def test_services_mode_exits_at_once_when_the_broker_is_unreachable(
+    pg_schema_url: str, redis_url: str
+) -> None:
+    closed = f"amqp://guest:broker-pw@127.0.0.1:{free_port()}//"
+    result, elapsed = refused_start(
+        clean_env(DATABASE_URL=pg_schema_url, REDIS_URL=redis_url, CELERY_BROKER_URL=closed)
+    )
+
+    assert result.returncode != 0
+    line = the_one_line(result)
+    assert line.startswith("cannot start: message broker (RabbitMQ) unreachable at amqp://")
+    assert "rabbitmq-server" in line and "CELERY_BROKER_URL" in line
+    assert "broker-pw" not in line  # the password is redacted
+    assert elapsed < REFUSAL_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("database_url", "named"),
+    [
+        ("mysql://root@127.0.0.1/zt", "unsupported driver 'mysql'"),
+        ("postgresql+psycopg2://postgres@127.0.0.1/zt", "unsupported driver"),
+        ("not a url", "is not a database URL"),
+    ],
+)
+def test_services_mode_refuses_an_unsupported_database_url_in_one_line(
+    database_url: str, named: str
+) -> None:
+    result, _ = refused_start(clean_env(DATABASE_URL=database_url))
+
+    assert result.returncode == 2
+    line = the_one_line(result)
+    assert line.startswith("configuration error: DATABASE_URL")
+    assert named in line and "postgresql://" in line
 
 
 def test_flask_cli_is_found_from_the_repository_root() -> None:

@@ -22,7 +22,7 @@ from flask import Flask
 from app.database import utcnow
 from app.extensions import db
 from app.models import AuditBatch, AuditEvent, Notification
-from app.services.audit import anchoring, archive, health
+from app.services.audit import anchoring, archive, chain_health
 from app.services.audit.anchoring import chain_reader, chain_writer, sync
 from app.services.audit.chain import ChainConfigError, ChainWriter, SignedAnchor
 from app.services.audit.events import GENESIS_HASH, hash_of_event, load_payload, record_event
@@ -412,7 +412,7 @@ def test_a_tampered_batch_is_not_archived(audit_app: Flask, anchored: list[int])
 
 
 def test_health_is_ok_on_a_working_chain(audit_app: Flask) -> None:
-    result = health.check()
+    result = chain_health.check()
     assert result["ok"], result
     assert result["chain"]["chain_id"] == audit_app.config["ETH_CHAIN_ID"]
     assert result["chain"]["signer_balance_wei"] > 0
@@ -423,7 +423,7 @@ def test_health_reports_each_problem_to_admins(audit_app: Flask) -> None:
     event = record_event("test_event")
     event.created_at = utcnow() - timedelta(seconds=60)  # an old, unanchored event
     db.session.commit()
-    result = health.check()
+    result = chain_health.check()
     assert any("ETH_PRIVATE_KEY" in p for p in result["problems"])
     assert any("waited" in p for p in result["problems"])
     note = db.session.scalars(sa.select(Notification)).one()
@@ -432,7 +432,7 @@ def test_health_reports_each_problem_to_admins(audit_app: Flask) -> None:
 
 def test_health_reports_an_unreachable_node(audit_app: Flask) -> None:
     audit_app.config["ETH_RPC_URL"] = "http://127.0.0.1:9"
-    result = health.check()
+    result = chain_health.check()
     assert not result["ok"] and "unreachable" in result["problems"][0]
 
 

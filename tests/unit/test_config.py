@@ -15,6 +15,7 @@ from app.config import (
     PUBLISHED_DEV_KEYS,
     STANDALONE_DATABASE_DEFAULT,
     ConfigError,
+    database_url,
     load_config,
     read_environment,
     redis_url_from,
@@ -204,3 +205,45 @@ def test_overrides_apply_last_and_still_face_the_secret_rules() -> None:
             {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT},
             JWT_SECRET_KEY="",
         )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "postgres://u:p%40ss@db.example:5433/zt",
+            "postgresql+psycopg://u:p%40ss@db.example:5433/zt",
+        ),
+        (
+            "postgresql://db.example/zt?sslmode=require",
+            "postgresql+psycopg://db.example/zt?sslmode=require",
+        ),
+        ("postgresql+psycopg://db.example/zt", "postgresql+psycopg://db.example/zt"),
+        ("PostgreSQL://db.example/zt", "postgresql+psycopg://db.example/zt"),
+    ],
+)
+def test_database_url_spellings_operators_are_handed_map_to_the_installed_driver(
+    given: str, expected: str
+) -> None:
+    assert database_url(given) == expected
+    assert load_config({"DATABASE_URL": given})["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("mysql://root@db/zt", "unsupported driver 'mysql'"),
+        ("postgresql+psycopg2://db/zt", "unsupported driver 'postgresql+psycopg2'"),
+        ("postgresql+asyncpg://db/zt", "unsupported driver"),
+        ("db.example:5432/zt", "is not a database URL"),
+    ],
+)
+def test_other_database_urls_are_one_configuration_error_naming_the_setting(
+    given: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL") as raised:
+        load_config({"DATABASE_URL": given})
+    assert says in str(raised.value)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"^STANDALONE_DATABASE_URL"):
+        load_config({"APP_MODE": "standalone", "STANDALONE_DATABASE_URL": given})

@@ -20,7 +20,7 @@ from flask import current_app
 
 from app.celery_app import TRANSIENT_ERRORS
 from app.extensions import db
-from app.services.audit import anchoring, archive, health
+from app.services.audit import anchoring, archive, chain_health
 from app.services.audit.chain import ChainConfigError, ChainError
 from app.services.audit.events import record_event, validate_event_fields
 from app.services.audit.ipfs import IPFSUnavailable, blockstore_from_config
@@ -162,7 +162,7 @@ def store_large_data_ipfs(
 
 @shared_task(**RETRYING)
 def check_blockchain_health(self: Any) -> dict[str, Any]:
-    return health.check()
+    return chain_health.check()
 
 
 @shared_task(**RETRYING)

@@ -13,7 +13,7 @@ from celery import shared_task
 from celery.schedules import crontab
 
 from app.realtime.server import get_websocket_stats
-from app.services import health_report, retention_service
+from app.services import retention_service, system_health_report
 
 log = logging.getLogger(__name__)
 PREFIX = "app.tasks.cleanup_tasks"
@@ -89,7 +89,7 @@ def generate_system_health_report() -> dict[str, Any]:
 
     cache = cache_service.get_cache_stats()
     realtime = get_websocket_stats().get("cluster")
-    report = health_report.generate(realtime=realtime, cache=cache)
+    report = system_health_report.generate(realtime=realtime, cache=cache)
     return _done(
         "generate_system_health_report",
         {"report_id": report.id, "status": report.status, "problems": report.report["problems"]},

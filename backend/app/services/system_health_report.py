@@ -9,7 +9,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import SystemHealthReport
-from app.services.health_service import dependency_status
+from app.services.dependency_health import dependency_status
 from app.services.jobs_service import jobs_overview
 from app.services.notify import notify_admins
 

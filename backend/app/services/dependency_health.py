@@ -1,4 +1,5 @@
-"""Liveness and the status of each dependency: database, Redis, message broker."""
+"""The status of each dependency (database, Redis, message broker), and the one-line
+refusal to start when a required one is down."""
 
 from __future__ import annotations
 
@@ -84,5 +85,13 @@ def unreachable_required_service() -> str | None:
             f"Redis unreachable at {_redacted(cfg['REDIS_URL'])} ({redis_status['error']}). "
             "Start it (e.g. `redis-server --daemonize yes`), set REDIS_HOST/REDIS_PORT or "
             "REDIS_URL, or try `python run.py --standalone`."
+        )
+    broker = _timed(_check_broker)
+    if not broker["ok"]:
+        return (
+            f"message broker (RabbitMQ) unreachable at {_redacted(cfg['CELERY_BROKER_URL'])} "
+            f"({broker['error']}). Start it (e.g. `rabbitmq-server -detached` or "
+            "`docker compose up -d rabbitmq`), set CELERY_BROKER_URL, or try "
+            "`python run.py --standalone`."
         )
     return None
