@@ -1,43 +1,37 @@
-"""The Celery application: broker, queues, routes, limits, the Flask app inside tasks.
+"""The workers' Celery application: broker settings, the task modules, the beat schedule,
+the Flask app inside tasks, and the job-monitoring signals.
 
 Tasks are declared with ``@shared_task(base=AppTask)`` next to their feature (app/tasks/),
 each module with its beat entries in ``BEAT_SCHEDULE``. The Flask app a task runs in is
 built lazily in the process that runs it — after the worker has forked — so no database or
-Redis connection pool is ever shared across processes.
+Redis connection pool is ever shared across processes. Services never import this module:
+they send tasks through ``app.services.task_sender``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
-import redis
-import sqlalchemy.exc
 from celery import Celery, Task
-from flask import Flask, current_app, has_app_context
-from kombu import Exchange, Queue
+from celery.signals import heartbeat_sent, task_postrun, task_prerun, worker_ready
+from flask import Flask, has_app_context
 
+from app.celery_conf import QUEUES, ROUTES, celery_conf
 from app.config import load_config
+from app.redis_client import get_redis_client
+from app.services import job_monitor
+from app.transient_errors import TRANSIENT_ERRORS
 
-QUEUES = ("ml_queue", "blockchain_queue", "policy_queue", "default")
-ROUTES = {
-    "app.tasks.ml_tasks.*": {"queue": "ml_queue"},
-    "app.tasks.blockchain_tasks.*": {"queue": "blockchain_queue"},
-    "app.tasks.policy_tasks.*": {"queue": "policy_queue"},
-}
+__all__ = ["QUEUES", "ROUTES", "TASK_MODULES", "AppTask", "beat_schedule", "make_celery"]
+
+log = logging.getLogger(__name__)
 TASK_MODULES = ("app.tasks.cleanup_tasks", "app.tasks.blockchain_tasks")
-# Errors worth retrying: the database, Redis or broker was briefly unreachable.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
 
 _lock = threading.Lock()
 _worker_apps: dict[int, Flask] = {}
@@ -93,64 +87,62 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
 def make_celery(config: Mapping[str, Any] | None = None) -> Celery:
     settings = load_config() if config is None else config
     celery = Celery("zero_trust", task_cls=AppTask)
-    celery.conf.update(
-        broker_url=settings["CELERY_BROKER_URL"],
-        result_backend=settings["CELERY_RESULT_BACKEND"],
-        task_serializer="json",
-        result_serializer="json",
-        event_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        timezone=settings["CELERY_TIMEZONE"],
-        enable_utc=True,
-        task_queues=[
-            Queue(name, Exchange(name, type="direct"), routing_key=name, durable=True)
-            for name in QUEUES
-        ],
-        task_default_queue="default",
-        task_default_exchange="default",
-        task_default_routing_key="default",
-        task_routes=ROUTES,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_soft_time_limit=settings["CELERY_TASK_SOFT_TIME_LIMIT"],
-        task_time_limit=settings["CELERY_TASK_TIME_LIMIT"],
-        task_annotations={"*": {"max_retries": settings["CELERY_TASK_MAX_RETRIES"]}},
-        task_track_started=True,
-        task_send_sent_event=True,
-        worker_send_task_events=True,
-        worker_prefetch_multiplier=1,
-        result_expires=settings["CELERY_RESULT_EXPIRES"],
-        # Publishing survives a broker restart: retry the connection before giving up.
-        task_publish_retry=True,
-        task_publish_retry_policy={
-            "max_retries": 10,
-            "interval_start": 0.2,
-            "interval_step": 0.5,
-            "interval_max": 3,
-        },
-        broker_connection_retry_on_startup=True,
-        beat_schedule_filename=settings["CELERY_BEAT_SCHEDULE_FILE"],
-        include=list(TASK_MODULES),
-    )
+    celery.conf.update(celery_conf(settings), include=list(TASK_MODULES))
     celery.set_default()
     for name in TASK_MODULES:
         importlib.import_module(name)
     celery.conf.beat_schedule = beat_schedule()
-    from app.tasks import monitoring
-
-    monitoring.connect_signals()
+    _connect_job_monitoring()
     return celery
 
 
-def celery_for(app: Flask) -> Celery:
-    """The Celery app configured from ``app``'s settings (built once per Flask app)."""
-    celery = app.extensions.get("celery")
-    if celery is None:
-        celery = make_celery(app.config)
-        app.extensions["celery"] = celery
-    return celery
+# --- job monitoring: worker signals recorded by app.services.job_monitor -------------------
+
+_started: dict[str, float] = {}
+# The queues this worker process consumes, known once it is ready; sent with each heartbeat.
+_queues: list[str] = []
+_monitoring_connected = False
 
 
-def current_celery() -> Celery:
-    return celery_for(current_app._get_current_object())  # type: ignore[attr-defined]
+def _on_prerun(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.time()
+
+
+def _on_postrun(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
+    started = _started.pop(task_id or "", None)
+    try:
+        job_monitor.record_run(
+            get_redis_client(worker_flask_app()),
+            task.name,
+            task_id=task_id,
+            state=state,
+            started_at=started,
+            finished_at=time.time(),
+        )
+    except Exception:
+        log.warning("could not record the last run of %s", getattr(task, "name", task))
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    _queues[:] = sorted(queue.name for queue in sender.task_consumer.queues)
+
+
+def _on_heartbeat(sender: Any = None, **_: Any) -> None:
+    hostname = sender.eventer.hostname
+    try:
+        job_monitor.record_heartbeat(get_redis_client(worker_flask_app()), hostname, _queues)
+    except Exception:
+        log.warning("could not record a heartbeat of %s", hostname)
+
+
+def _connect_job_monitoring() -> None:
+    global _monitoring_connected
+    if not _monitoring_connected:
+        task_prerun.connect(_on_prerun, weak=False)
+        task_postrun.connect(_on_postrun, weak=False)
+        worker_ready.connect(_on_worker_ready, weak=False)
+        heartbeat_sent.connect(_on_heartbeat, weak=False)
+        _monitoring_connected = True

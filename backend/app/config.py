@@ -182,11 +182,15 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
     if mode == "standalone":
         # Never DATABASE_URL: that is services mode's (.env.example sets it), and standalone
         # must need no external service. STANDALONE_DATABASE_URL moves the SQLite file.
-        setting = "STANDALONE_DATABASE_URL"
-        raw_database_url = _str(env, setting, STANDALONE_DATABASE_DEFAULT)
+        sqlalchemy_url = database_url(
+            _str(env, "STANDALONE_DATABASE_URL", STANDALONE_DATABASE_DEFAULT),
+            "STANDALONE_DATABASE_URL",
+        )
     else:
-        setting = "DATABASE_URL"
-        raw_database_url = _str(env, setting, "postgresql://postgres@127.0.0.1:5432/zero_trust")
+        sqlalchemy_url = database_url(
+            _str(env, "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zero_trust"),
+            "DATABASE_URL",
+        )
 
     config: dict[str, Any] = {
         "APP_MODE": mode,
@@ -203,7 +207,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "LOGIN_MAX_FAILURES_PER_USER": _int(env, "LOGIN_MAX_FAILURES_PER_USER", 5, 1),
         "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LOGIN_MAX_FAILURES_PER_IP", 20, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1),
-        "SQLALCHEMY_DATABASE_URI": database_url(raw_database_url, setting),
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url_from(env),
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 50, 1),

@@ -121,7 +121,7 @@ def worker(
 def wait_for_heartbeat(worker: Worker) -> None:
     """Each test starts on a flushed Redis: wait until the worker's next heartbeat (every
     2 s) has recorded it again."""
-    from app.tasks.monitoring import WORKERS
+    from app.services.job_monitor import WORKERS
 
     client = redis.Redis.from_url(REDIS_TEST_URL)
     wait_for(lambda: client.hexists(WORKERS, worker.node_name), 10, "a heartbeat of the worker")

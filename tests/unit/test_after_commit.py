@@ -7,19 +7,25 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.celery_app import celery_for
 from app.extensions import db
 from app.models import Notification
-from app.services.after_commit import after_commit, send_task_after_commit
+from app.services import task_sender
+from app.services.after_commit import after_commit
 
 
 @pytest.fixture
 def sent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
     calls: list[tuple[str, Any, Any]] = []
-    celery = celery_for(app)
-    monkeypatch.setattr(
-        celery, "send_task", lambda name, args, kwargs: calls.append((name, args, kwargs))
-    )
+
+    class Sent:
+        id = "sent-task-id"
+
+    def send_task(name: str, args: Any, kwargs: Any, task_id: Any) -> Sent:
+        calls.append((name, args, kwargs))
+        return Sent()
+
+    with app.app_context():
+        monkeypatch.setattr(task_sender.client(), "send_task", send_task)
     return calls
 
 
@@ -30,7 +36,7 @@ def _write_row() -> None:
 
 def test_task_is_sent_only_once_the_transaction_commits(sent: list) -> None:
     _write_row()
-    send_task_after_commit("app.tasks.cleanup_tasks.cleanup_cache", 1, key="v")
+    task_sender.send_after_commit("app.tasks.cleanup_tasks.cleanup_cache", 1, key="v")
     assert sent == []  # the worker could not see the row yet
     db.session.commit()
     assert sent == [("app.tasks.cleanup_tasks.cleanup_cache", (1,), {"key": "v"})]
@@ -40,7 +46,7 @@ def test_task_is_sent_only_once_the_transaction_commits(sent: list) -> None:
 
 def test_task_is_dropped_when_the_transaction_rolls_back(sent: list) -> None:
     _write_row()
-    send_task_after_commit("app.tasks.cleanup_tasks.cleanup_cache")
+    task_sender.send_after_commit("app.tasks.cleanup_tasks.cleanup_cache")
     db.session.rollback()
     db.session.commit()
     assert sent == []

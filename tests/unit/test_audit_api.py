@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from kombu.exceptions import OperationalError
 from werkzeug.test import TestResponse
 
-from app.celery_app import current_celery
 from app.extensions import db
 from app.models import AuditBatch, AuditEvent
 from app.redis_client import get_redis_client
+from app.services import task_sender
 from app.services.audit.anchoring import chain_reader, sync
 from app.services.audit.events import record_event
 from app.services.audit.proof import verify_proof
@@ -88,7 +88,7 @@ def take_queued_tasks() -> list[tuple[str, str, dict[str, Any]]]:
     """Every message waiting in kombu's in-memory blockchain_queue, removed from it:
     (task name, task id, kwargs)."""
     taken = []
-    with current_celery().connection_for_read() as conn:
+    with task_sender.client().connection_for_read() as conn:
         channel = conn.default_channel
         while (message := channel.basic_get("blockchain_queue", no_ack=True)) is not None:
             _args, kwargs, _embed = message.decode()
@@ -501,7 +501,7 @@ def test_only_tasks_queued_here_can_be_read(client: FlaskClient, admin: SignedIn
 def test_a_finished_verification_shows_its_report(client: FlaskClient, admin: SignedIn) -> None:
     task_id = client.post(VERIFICATIONS, json={}, headers=admin.headers).get_json()["task_id"]
     report = {"ok": True, "events_checked": 1}
-    current_celery().backend.store_result(task_id, report, "SUCCESS")
+    task_sender.client().backend.store_result(task_id, report, "SUCCESS")
 
     body = client.get(f"{TASKS}/{task_id}", headers=admin.headers).get_json()
 
@@ -510,7 +510,7 @@ def test_a_finished_verification_shows_its_report(client: FlaskClient, admin: Si
 
 def test_a_failed_verification_shows_its_error(client: FlaskClient, admin: SignedIn) -> None:
     task_id = client.post(VERIFICATIONS, json={}, headers=admin.headers).get_json()["task_id"]
-    current_celery().backend.mark_as_failure(task_id, ValueError("the range is unreadable"))
+    task_sender.client().backend.mark_as_failure(task_id, ValueError("the range is unreadable"))
 
     body = client.get(f"{TASKS}/{task_id}", headers=admin.headers).get_json()
 
@@ -525,7 +525,7 @@ def test_a_broker_outage_is_503_and_leaves_no_id_behind(
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(current_celery(), "send_task", unreachable)
+    monkeypatch.setattr(task_sender.client(), "send_task", unreachable)
     remembered = set(get_redis_client().scan_iter(TASK_KEYS))
 
     response = client.post(path, json={}, headers=admin.headers)

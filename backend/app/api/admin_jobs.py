@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.api.auth_guard import admin_required
 from app.api.docs import describe
+from app.celery_app import beat_schedule
 from app.services.jobs_service import jobs_overview
 
 bp = Blueprint("admin_jobs", __name__, url_prefix="/api/admin/jobs")
@@ -19,4 +20,4 @@ bp = Blueprint("admin_jobs", __name__, url_prefix="/api/admin/jobs")
     responses={200: "Overview", 403: "Not an admin"},
 )
 def jobs() -> Response:
-    return jsonify(jobs_overview())
+    return jsonify(jobs_overview(beat_schedule()))

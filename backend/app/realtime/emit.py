@@ -94,6 +94,12 @@ def emit_risk_update(session_id: uuid.UUID | str, data: dict[str, Any]) -> None:
     emit_to_room(rooms.risk_room(session_id), "risk_score_update", data)
 
 
+def emit_topology_update(user_id: int, delta: dict[str, Any]) -> None:
+    """``network_topology_update`` to the admins' graph and to the user's own sub-graph."""
+    emit_to_room(rooms.TOPOLOGY_ADMIN_ROOM, "network_topology_update", delta)
+    emit_to_room(rooms.topology_user_room(user_id), "network_topology_update", delta)
+
+
 def broadcast(event: str, data: dict[str, Any]) -> None:
     server = _socketio()
     if server is not None:

@@ -2,7 +2,8 @@
 
 A request that changes data and notifies someone must not notify about a change that is
 later rolled back. ``after_commit(fn)`` queues ``fn`` on the current SQLAlchemy session;
-the queue runs after COMMIT and is dropped on ROLLBACK.
+the queue runs after COMMIT and is dropped on ROLLBACK. (Tasks are sent this way by
+``app.services.task_sender.send_after_commit``.)
 """
 
 from __future__ import annotations
@@ -37,12 +38,3 @@ def _run_callbacks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_callbacks(session: Session) -> None:
     session.info.pop(_KEY, None)
-
-
-def send_task_after_commit(name: str, *args: object, **kwargs: object) -> None:
-    """Send Celery task ``name`` once the current transaction commits (never before, so the
-    worker finds the rows the request wrote; never after a rollback)."""
-    from app.celery_app import current_celery
-
-    celery = current_celery()
-    after_commit(lambda: celery.send_task(name, args=args, kwargs=kwargs))

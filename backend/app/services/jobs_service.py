@@ -1,24 +1,30 @@
-"""What the background-job system is doing: queue depths, live workers, last runs."""
+"""What the background-job system is doing: queue depths, live workers, last runs.
+
+The beat schedule is declared by the task modules; callers above the services (the admin
+API, the health-report task) hand it in, so this service imports neither tasks nor the
+workers' Celery app.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery
 from celery.schedules import crontab, schedule
 
-from app.celery_app import current_celery
 from app.redis_client import get_redis_client
-from app.tasks.monitoring import last_runs, live_workers
+from app.services import task_sender
+from app.services.job_monitor import last_runs, live_workers
 
 log = logging.getLogger(__name__)
 
 
-def queue_depths(celery: Celery) -> dict[str, int | None]:
+def queue_depths() -> dict[str, int | None]:
     """Messages waiting per queue. Each queue is declared as the workers declare it
     (idempotent), so an empty queue of a Redis broker counts 0 rather than missing."""
+    celery = task_sender.client()
     depths: dict[str, int | None] = {}
     with celery.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
@@ -48,11 +54,11 @@ def _describe(entry_schedule: Any) -> str:
     return str(entry_schedule)
 
 
-def jobs_overview() -> dict[str, Any]:
-    celery = current_celery()
+def jobs_overview(beat_schedule: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Queue depths, live workers, and each entry of ``beat_schedule`` with its last run."""
     overview: dict[str, Any] = {}
     try:
-        overview["queues"] = queue_depths(celery)
+        overview["queues"] = queue_depths()
     except Exception as exc:
         overview["queues"] = None
         overview["broker_error"] = f"{type(exc).__name__}: {exc}"[:300]
@@ -71,7 +77,7 @@ def jobs_overview() -> dict[str, Any]:
             "schedule": _describe(entry["schedule"]),
             "last_run": runs.get(entry["task"]),
         }
-        for name, entry in sorted(celery.conf.beat_schedule.items())
+        for name, entry in sorted(beat_schedule.items())
     ]
     overview["last_runs"] = runs
     return overview

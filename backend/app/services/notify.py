@@ -6,7 +6,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import Notification, UserSession
-from app.realtime import emit, rooms
+from app.realtime import emit
 from app.services.after_commit import after_commit
 from app.services.topology_service import session_delta
 
@@ -15,13 +15,7 @@ def session_changed(session: UserSession) -> None:
     """Queue the topology update for admins and the owner once the change commits."""
     delta = session_delta(session)
 
-    def send() -> None:
-        emit.emit_to_room(rooms.TOPOLOGY_ADMIN_ROOM, "network_topology_update", delta)
-        emit.emit_to_room(
-            rooms.topology_user_room(delta["user_id"]), "network_topology_update", delta
-        )
-
-    after_commit(send)
+    after_commit(lambda: emit.emit_topology_update(delta["user_id"], delta))
 
 
 def session_ended(session: UserSession, reason: str) -> None:

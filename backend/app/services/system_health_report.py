@@ -5,6 +5,7 @@ Stored as a SystemHealthReport and announced to the admin room (admin_notificati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.extensions import db
@@ -29,11 +30,16 @@ def _problems(deps: dict[str, Any], jobs: dict[str, Any], realtime: Any, cache: 
     return problems
 
 
-def generate(realtime: dict[str, Any] | None, cache: dict[str, Any] | None) -> SystemHealthReport:
+def generate(
+    realtime: dict[str, Any] | None,
+    cache: dict[str, Any] | None,
+    beat_schedule: Mapping[str, Mapping[str, Any]],
+) -> SystemHealthReport:
     """Assemble, store and announce a report. ``realtime`` and ``cache`` are the cluster
-    Socket.IO statistics and the cache statistics, gathered by the caller."""
+    Socket.IO statistics and the cache statistics, ``beat_schedule`` the workers' schedule,
+    gathered by the caller."""
     deps = dependency_status()
-    jobs = jobs_overview()
+    jobs = jobs_overview(beat_schedule)
     problems = _problems(deps, jobs, realtime, cache)
     database_down = not deps["checks"]["database"]["ok"]
     status = "down" if database_down else ("degraded" if problems else "ok")

@@ -18,7 +18,6 @@ from celery import shared_task
 from celery.schedules import crontab
 from flask import current_app
 
-from app.celery_app import TRANSIENT_ERRORS
 from app.extensions import db
 from app.services.audit import anchoring, archive, chain_health
 from app.services.audit.chain import ChainConfigError, ChainError
@@ -26,6 +25,7 @@ from app.services.audit.events import record_event, validate_event_fields
 from app.services.audit.ipfs import IPFSUnavailable, blockstore_from_config
 from app.services.audit.verify import full_range, verify_range
 from app.services.notify import notify_admins
+from app.transient_errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 PREFIX = "app.tasks.blockchain_tasks"

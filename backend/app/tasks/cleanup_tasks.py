@@ -12,6 +12,7 @@ from typing import Any
 from celery import shared_task
 from celery.schedules import crontab
 
+from app.celery_app import beat_schedule
 from app.realtime.server import get_websocket_stats
 from app.services import retention_service, system_health_report
 
@@ -89,7 +90,9 @@ def generate_system_health_report() -> dict[str, Any]:
 
     cache = cache_service.get_cache_stats()
     realtime = get_websocket_stats().get("cluster")
-    report = system_health_report.generate(realtime=realtime, cache=cache)
+    report = system_health_report.generate(
+        realtime=realtime, cache=cache, beat_schedule=beat_schedule()
+    )
     return _done(
         "generate_system_health_report",
         {"report_id": report.id, "status": report.status, "problems": report.report["problems"]},

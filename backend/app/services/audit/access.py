@@ -19,15 +19,13 @@ from typing import Any, TypeVar
 
 import redis
 import sqlalchemy as sa
-from celery.result import AsyncResult
 from flask import current_app
-from kombu.exceptions import OperationalError as BrokerError
 
-from app.celery_app import current_celery
 from app.errors import NotFound, ServiceUnavailable
 from app.extensions import db
 from app.models import AuditBatch, AuditEvent, User
 from app.redis_client import get_redis_client
+from app.services import task_sender
 from app.services.audit.events import load_payload
 from app.services.audit.ipfs import BlockNotFound, CorruptBlock, IPFSUnavailable
 from app.services.audit.proof import ProofUnavailable, build_proof
@@ -181,11 +179,11 @@ def _queue(actor: User, task_name: str, kwargs: dict[str, Any]) -> str:
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable; try again shortly.") from exc
     try:
-        current_celery().send_task(task_name, kwargs=kwargs, task_id=task_id)
-    except (BrokerError, OSError) as exc:
+        task_sender.send(task_name, kwargs=kwargs, task_id=task_id)
+    except ServiceUnavailable:
         with contextlib.suppress(redis.RedisError):
             get_redis_client().delete(key)
-        raise ServiceUnavailable("The task broker is unavailable; try again shortly.") from exc
+        raise
     return task_id
 
 
@@ -209,7 +207,7 @@ def task_state(task_id: uuid.UUID) -> dict[str, Any]:
     try:
         if not get_redis_client().exists(TASK_KEY.format(task)):
             raise NotFound("No audit task with this id (or its result has expired).")
-        result = AsyncResult(task, app=current_celery())
+        result = task_sender.result_of(task)
         state: dict[str, Any] = {"task_id": task, "state": result.state, "result": None}
         if result.state == "SUCCESS":
             state["result"] = result.result
