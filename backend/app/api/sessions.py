@@ -53,7 +53,5 @@ def get_session(session_id: uuid.UUID) -> Response:
     responses={200: "Terminated (or already ended)", 403: "Not yours", 404: "Unknown session"},
 )
 def terminate_session(session_id: uuid.UUID) -> Response:
-    actor = current_principal().user
-    reason = "terminated_by_user" if not actor.is_admin else "terminated_by_admin"
-    session = session_service.terminate_session(actor, session_id, reason, client_ip())
+    session = session_service.terminate_session(current_principal().user, session_id, client_ip())
     return jsonify(session_json(session))

@@ -1,8 +1,9 @@
-"""Socket.IO event handlers (ARCHITECTURE section 4): thin — validate, authorize, call a service.
+"""Socket.IO event handlers (ARCHITECTURE section 4): thin — validate, one service call, emit.
 
 Every event passes the same gate: a known connection, the rate limits, the payload schema.
-A refused event gets ``error`` {event, code, message} (and the same as its ack) and changes
-nothing.
+Who may do what is decided by the services (``socket_access`` for rooms and subscriptions);
+a socket whose login session has ended is refused and disconnected. A refused event gets
+``error`` {event, code, message} (and the same as its ack) and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ from flask_socketio import Namespace, SocketIO, disconnect, emit, join_room
 from pydantic import BaseModel, ValidationError
 
 from app.errors import AppError, Forbidden
-from app.extensions import db
-from app.models import User, UserSession
 from app.realtime import rooms
 from app.realtime.connections import Connection, registry
 from app.realtime.emit import event_log
-from app.realtime.lifecycle import close_connection, open_connection, refresh_token
+from app.realtime.lifecycle import close_connection, open_connection, renew_token
 from app.schemas import events as schemas
-from app.services import behavior_ingest, session_service, topology_service
-from app.services.auth_service import Principal
+from app.services import behavior_ingest, socket_access
+from app.services.socket_access import SessionEnded
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Connection, Any], dict[str, Any] | None]
@@ -65,9 +64,12 @@ def gated(event: str, schema: type[BaseModel]) -> Callable[[Handler], Callable[.
             try:
                 return handler(conn, data) or {"ok": True}
             except AppError as exc:
-                return _refuse(
+                refusal = _refuse(
                     event, exc.code if exc.status != 400 else "invalid_payload", exc.message
                 )
+                if isinstance(exc, SessionEnded):
+                    disconnect()
+                return refusal
 
         return wrapper
 
@@ -121,43 +123,37 @@ class _Dispatcher(Namespace):
 def register_handlers(socketio: SocketIO) -> None:
     @gated("join_user_room", schemas.JoinUserRoom)
     def join_user_room(conn: Connection, data: schemas.JoinUserRoom) -> dict[str, Any]:
-        if data.user_id != conn.user_id and not conn.is_admin:
-            raise Forbidden("you can only join your own user room")
-        return _join(conn, rooms.user_room(data.user_id))
+        user_id = socket_access.user_room_access(conn.user_id, conn.session_id, data.user_id)
+        return _join(conn, rooms.user_room(user_id))
 
     @gated("join_admin_room", schemas.Empty)
     def join_admin_room(conn: Connection, data: schemas.Empty) -> dict[str, Any]:
-        if not conn.is_admin:
-            raise Forbidden("administrators only")
+        socket_access.admin_room_access(conn.user_id, conn.session_id)
         return _join(conn, rooms.ADMIN_ROOM)
 
     @gated("subscribe_risk_score", schemas.SubscribeRiskScore)
     def subscribe_risk_score(conn: Connection, data: schemas.SubscribeRiskScore) -> dict[str, Any]:
-        principal = _principal(conn)
-        session = session_service.get_session_for(principal.user, uuid.UUID(data.session_id))
-        if session.user_id != data.user_id:
-            raise Forbidden("that session does not belong to that user")
-        reply = _join(conn, rooms.risk_room(session.id))
-        emit("risk_score_update", session_service.risk_snapshot(session))
+        snapshot = socket_access.risk_subscription(
+            conn.user_id, conn.session_id, data.user_id, uuid.UUID(data.session_id)
+        )
+        reply = _join(conn, rooms.risk_room(snapshot["session_id"]))
+        emit("risk_score_update", snapshot)
         return reply
 
     @gated("subscribe_network_topology", schemas.Empty)
     def subscribe_network_topology(conn: Connection, data: schemas.Empty) -> dict[str, Any]:
-        principal = _principal(conn)
+        subscription = socket_access.topology_subscription(conn.user_id, conn.session_id)
         room = (
-            rooms.TOPOLOGY_ADMIN_ROOM if conn.is_admin else rooms.topology_user_room(conn.user_id)
+            rooms.TOPOLOGY_ADMIN_ROOM
+            if subscription.user_id is None
+            else rooms.topology_user_room(subscription.user_id)
         )
         reply = _join(conn, room)
-        emit(
-            "network_topology_update",
-            {"op": "snapshot", **topology_service.snapshot(principal.user)},
-        )
+        emit("network_topology_update", {"op": "snapshot", **subscription.snapshot})
         return reply
 
     @gated("behavioral_data", schemas.BehavioralData)
     def behavioral_data(conn: Connection, data: schemas.BehavioralData) -> dict[str, Any]:
-        if data.session_id != conn.session_id:
-            raise Forbidden("telemetry is accepted for your own session only")
         accepted = behavior_ingest.store_batch(conn.user_id, conn.session_id, data)
         return {"ok": True, "accepted": accepted}
 
@@ -169,7 +165,7 @@ def register_handlers(socketio: SocketIO) -> None:
 
     @gated("update_token", schemas.UpdateToken)
     def update_token(conn: Connection, data: schemas.UpdateToken) -> dict[str, Any]:
-        expires_at = refresh_token(conn, data.token)
+        expires_at = renew_token(conn, data.token)
         emit("token_updated", {"expires_at": expires_at})
         return {"ok": True, "expires_at": expires_at}
 
@@ -212,15 +208,6 @@ def register_handlers(socketio: SocketIO) -> None:
             }
         )
     )
-
-
-def _principal(conn: Connection) -> Principal:
-    user = db.session.get(User, conn.user_id)
-    session = db.session.get(UserSession, conn.session_id)
-    if user is None or session is None or not session.is_active or not user.is_active:
-        disconnect()
-        raise Forbidden("this session has ended")
-    return Principal(user=user, session=session)
 
 
 def _unknown_event(event: Any, *args: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 
-from app.errors import AppError, Forbidden, Unauthorized
+from app.errors import AppError, Unauthorized
 from app.extensions import db
 from app.realtime import rooms
 from app.realtime.connections import Connection, registry
@@ -24,7 +24,7 @@ from app.realtime.presence import Presence, new_process_id
 from app.realtime.rate_limit import EventLimiter, FloodDetector
 from app.redis_client import get_redis_client
 from app.services import tokens
-from app.services.auth_service import authenticate
+from app.services.auth_service import authenticate, renew_for_session
 
 log = logging.getLogger(__name__)
 PROCESS_ID = new_process_id()
@@ -118,13 +118,11 @@ def close_connection(sid: str) -> None:
         log.exception("presence update failed for %s", sid)
 
 
-def refresh_token(conn: Connection, token: str) -> float:
-    """Accept a fresh access token of the same user and session; returns its expiry."""
-    principal = authenticate(token)
-    if principal.session.id != conn.session_id or principal.user.id != conn.user_id:
-        raise Forbidden("the token belongs to another session")
-    claims = tokens.decode_token(token, tokens.ACCESS)
-    conn.token_expires_at = claims.expires_at.timestamp()
+def renew_token(conn: Connection, token: str) -> float:
+    """Extend the socket with a fresh access token of its own login session; returns the
+    new expiry."""
+    expires_at = renew_for_session(token, conn.user_id, conn.session_id)
+    conn.token_expires_at = expires_at.timestamp()
     conn.warned_expiry = False
     return conn.token_expires_at
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,9 +169,11 @@ def login(
     return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
 
 
-def _active_session(claims: tokens.TokenClaims) -> UserSession:
-    session = db.session.get(UserSession, claims.session_id)
-    if session is None or session.user_id != claims.user_id:
+def _active_session(session_id: uuid.UUID, user_id: int) -> UserSession:
+    """The login session if it is still usable by ``user_id``: active, not idle past the
+    timeout (an idle one is expired here), its account enabled. Touches last_seen_at."""
+    session = db.session.get(UserSession, session_id)
+    if session is None or session.user_id != user_id:
         raise Unauthorized("Token is invalid.", code="invalid_token")
     if not session.is_active:
         raise Unauthorized("This session has ended.", code="session_ended")
@@ -190,14 +193,31 @@ def _active_session(claims: tokens.TokenClaims) -> UserSession:
 def authenticate(access_token: str) -> Principal:
     """The user and session behind an access token; Unauthorized if revoked or expired."""
     claims = tokens.decode_token(access_token, tokens.ACCESS)
-    session = _active_session(claims)
+    session = _active_session(claims.session_id, claims.user_id)
     return Principal(user=session.user, session=session)
+
+
+def principal_for(user_id: int, session_id: uuid.UUID) -> Principal:
+    """The user and session of an already-authenticated connection, as they are now: the
+    same checks as a request's token (ended, idle-expired, disabled), and the current role."""
+    session = _active_session(session_id, user_id)
+    return Principal(user=session.user, session=session)
+
+
+def renew_for_session(access_token: str, user_id: int, session_id: uuid.UUID) -> datetime:
+    """Check a fresh access token meant to extend a connection of ``user_id``'s login
+    session ``session_id``; returns its expiry. Forbidden if it belongs to another one."""
+    claims = tokens.decode_token(access_token, tokens.ACCESS)
+    _active_session(claims.session_id, claims.user_id)
+    if claims.session_id != session_id or claims.user_id != user_id:
+        raise Forbidden("the token belongs to another session")
+    return claims.expires_at
 
 
 def refresh(refresh_token: str, ip_address: str) -> tuple[str, str]:
     """Rotate: a new access and refresh token; a reused refresh token ends the session."""
     claims = tokens.decode_token(refresh_token, tokens.REFRESH)
-    session = _active_session(claims)
+    session = _active_session(claims.session_id, claims.user_id)
     if session.refresh_jti != claims.jti:
         end_session(
             session,

@@ -9,14 +9,17 @@ import uuid
 
 from flask import current_app
 
-from app.errors import ValidationFailed
+from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import BehavioralSample
 from app.schemas.events import BehavioralData
 
 
 def store_batch(user_id: int, session_id: uuid.UUID, batch: BehavioralData) -> dict[str, int]:
-    """Persist one batch; returns how many items of each kind were accepted."""
+    """Persist one batch sent over login session ``session_id``, which must be the one the
+    batch names; returns how many items of each kind were accepted."""
+    if batch.session_id != session_id:
+        raise Forbidden("telemetry is accepted for your own session only")
     cfg = current_app.config
     caps = {
         "keystrokes": (len(batch.keystrokes), cfg["BEHAVIOR_MAX_KEYSTROKES"]),

@@ -85,11 +85,11 @@ def end_session(
     return True
 
 
-def terminate_session(
-    actor: User, session_id: uuid.UUID, reason: str, ip_address: str | None
-) -> UserSession:
-    """Terminate a session: its owner or an admin may. Idempotent on an ended session."""
+def terminate_session(actor: User, session_id: uuid.UUID, ip_address: str | None) -> UserSession:
+    """Terminate a session: its owner or an admin may (the reason recorded says which).
+    Idempotent on an ended session."""
     session = get_session_for(actor, session_id)
+    reason = "terminated_by_admin" if actor.is_admin else "terminated_by_user"
     end_session(
         session, status="terminated", reason=reason, actor_id=actor.id, ip_address=ip_address
     )

@@ -19,12 +19,10 @@ from celery.schedules import crontab
 from flask import current_app
 
 from app.extensions import db
-from app.services.audit import anchoring, archive, chain_health
+from app.services.audit import anchoring, archive, chain_health, integrity
 from app.services.audit.chain import ChainConfigError, ChainError
 from app.services.audit.events import record_event, validate_event_fields
 from app.services.audit.ipfs import IPFSUnavailable, blockstore_from_config
-from app.services.audit.verify import full_range, verify_range
-from app.services.notify import notify_admins
 from app.transient_errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -118,24 +116,7 @@ def verify_audit_integrity(
     for name, value in (("first_event_id", first_event_id), ("last_event_id", last_event_id)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name} must be an integer")
-    if first_event_id is None or last_event_id is None:
-        whole = full_range()
-        if whole is None:
-            return {"ok": True, "events_checked": 0, "failures": [], "notes": ["no events"]}
-        first_event_id = first_event_id or whole[0]
-        last_event_id = last_event_id or whole[1]
-    report = verify_range(first_event_id, last_event_id)
-    if not report["ok"]:
-        reasons = sorted({failure["reason"] for failure in report["failures"]})
-        notify_admins(
-            "audit_integrity_failure",
-            "Audit trail verification failed",
-            f"{len(report['failures'])} failure(s) in events "
-            f"{report['first_event_id']}..{report['last_event_id']}: {', '.join(reasons)}",
-            {"failures": report["failures"][:50]},
-        )
-        db.session.commit()
-    return report
+    return integrity.check_and_report(first_event_id, last_event_id)
 
 
 @shared_task(**RETRYING)
