@@ -1,18 +1,16 @@
-"""Flask CLI commands: accounts and demo data. (`flask db …` comes from Flask-Migrate.)"""
+"""`flask create-admin` and `flask create-user`: accounts made by an operator on the machine."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-from flask import Flask
+from flask.cli import with_appcontext
 from pydantic import ValidationError
 
-from app.audit_cli import register_audit_cli
 from app.errors import AppError
-from app.ipfs_cli import register_ipfs_cli
 from app.schemas.users import CreateUserRequest
-from app.services import demo_data, user_service
+from app.services import user_service
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -60,30 +58,20 @@ def _account_options(func):  # type: ignore[no-untyped-def]
     return click.option("--username", default=None, help="Prompted for when omitted.")(func)
 
 
-def register_cli(app: Flask) -> None:
-    register_ipfs_cli(app)
-    register_audit_cli(app)
+@click.command("create-admin")
+@_account_options
+@with_appcontext
+def create_admin(username: str | None, password_stdin: bool, email: str | None) -> None:
+    """Create an administrator account."""
+    _create("admin", username, password_stdin, email)
 
-    @app.cli.command("create-admin")
-    @_account_options
-    def create_admin(username: str | None, password_stdin: bool, email: str | None) -> None:
-        """Create an administrator account."""
-        _create("admin", username, password_stdin, email)
 
-    @app.cli.command("create-user")
-    @_account_options
-    def create_user(username: str | None, password_stdin: bool, email: str | None) -> None:
-        """Create a regular user account."""
-        _create("user", username, password_stdin, email)
+@click.command("create-user")
+@_account_options
+@with_appcontext
+def create_user(username: str | None, password_stdin: bool, email: str | None) -> None:
+    """Create a regular user account."""
+    _create("user", username, password_stdin, email)
 
-    @app.cli.command("seed-demo")
-    def seed_demo() -> None:
-        """Add demo users, devices and sessions (idempotent); prints the demo password."""
-        summary = demo_data.seed()
-        if not summary.created:
-            click.echo("demo data already present; nothing created")
-            return
-        click.echo(
-            f"created demo users {', '.join(summary.created)} with a device and a session each; "
-            f"their password: {summary.password}"
-        )
+
+COMMANDS = (create_admin, create_user)
