@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.api.docs import build_openapi
+from app.api.openapi_spec import build_openapi
 from app.extensions import db
 from tests.checks import TableRows, assert_error, assert_unchanged, table_rows
 from tests.conftest import TEST_PASSWORD, SignedIn, _clean_tables, make_user, sign_in

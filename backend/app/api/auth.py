@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.auth_guard import client_ip, current_principal, login_required
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.api.serializers import session_json, user_json
 from app.api.validation import parse_json
 from app.schemas.auth import LoginRequest, RefreshRequest
