@@ -1,4 +1,5 @@
-"""`flask create-admin`, `flask create-user` and `flask seed-demo`, through Flask's CLI runner."""
+"""`flask create-admin`, `create-user`, `change-password` and `seed-demo`, through Flask's
+CLI runner."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, Device, User, UserSession
 from app.services.demo_data import DEMO_USERS
 from tests.checks import assert_unchanged, table_rows
-from tests.conftest import count
+from tests.conftest import TEST_PASSWORD, count, make_user, sign_in
 
 PASSWORD = "a long cli password"
 
@@ -165,3 +166,80 @@ def test_seed_demo_keeps_existing_accounts(runner: FlaskCliRunner, client: Flask
     assert name not in result.output.split("their password")[0]
     assert can_sign_in(client, name, PASSWORD)
     assert count(User) == len(DEMO_USERS)
+
+
+NEW_PASSWORD = "an operator's new password"
+
+
+def test_change_password_from_stdin_ends_every_session(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
+    user = make_user(username="forgetful")
+    signed_in = sign_in(client, user)
+
+    result = invoke(
+        runner,
+        "change-password",
+        "--username",
+        "FORGETFUL",
+        "--password-stdin",
+        stdin=NEW_PASSWORD + "\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "changed the password of 'forgetful'; 1 session(s) ended" in result.output
+    assert NEW_PASSWORD not in result.output
+    assert not can_sign_in(client, "forgetful", TEST_PASSWORD)
+    assert can_sign_in(client, "forgetful", NEW_PASSWORD)
+    assert client.get("/api/auth/me", headers=signed_in.headers).status_code == 401
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.event_type == "password_changed")
+    )
+    assert event.actor_user_id is None and event.subject_id == str(user.id)
+    assert event.payload == {"sessions_ended": 1}
+
+
+def test_change_password_interactively_asks_twice(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
+    make_user(username="prompted")
+
+    result = invoke(
+        runner,
+        "change-password",
+        "--username",
+        "prompted",
+        stdin=f"{NEW_PASSWORD}\nsomething else\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "New password" in result.output and "do not match" in result.output.lower()
+    assert can_sign_in(client, "prompted", NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "says"),
+    [
+        (["--username", "nobody", "--password-stdin"], NEW_PASSWORD, "No user named 'nobody'"),
+        (["--username", "holder", "--password-stdin"], "short\n", "at least 8"),
+        (["--username", "holder", "--password-stdin"], "p" * 300, "password"),
+        (["--username", "holder", "--password-stdin"], "\n", "no password"),
+        (["--username", "holder", "--password-stdin"], TEST_PASSWORD, "differ"),
+        (["--username", "Bad Name!", "--password-stdin"], NEW_PASSWORD, "username"),
+        (["--password-stdin"], NEW_PASSWORD, "--username"),
+    ],
+    ids=["unknown-user", "too-short", "too-long", "empty", "unchanged", "bad-name", "no-name"],
+)
+def test_change_password_refusals_exit_non_zero_and_change_nothing(
+    runner: FlaskCliRunner, client: FlaskClient, args: list[str], stdin: str, says: str
+) -> None:
+    signed_in = sign_in(client, make_user(username="holder"))
+    before = table_rows()
+
+    result = invoke(runner, "change-password", *args, stdin=stdin)
+
+    assert result.exit_code != 0
+    assert says in result.output
+    assert "Traceback" not in result.output
+    assert_unchanged(before)
+    assert client.get("/api/auth/me", headers=signed_in.headers).status_code == 200

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.docs import undocumented_routes
+from app.api.openapi_spec import undocumented_routes
 from app.models import User
 from tests.checks import assert_error, assert_unchanged, table_rows
 from tests.conftest import TEST_PASSWORD, SignedIn, count, make_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.auth_guard import admin_required
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.celery_app import beat_schedule
 from app.services.jobs_service import jobs_overview
 

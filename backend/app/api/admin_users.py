@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.auth_guard import admin_required, client_ip, current_principal
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.api.serializers import page_json, user_json
 from app.api.validation import parse_json, parse_query
 from app.schemas.users import CreateUserRequest, UpdateUserRequest, UserListQuery

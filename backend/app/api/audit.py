@@ -15,7 +15,7 @@ import uuid
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from app.api.auth_guard import admin_required, current_principal, login_required
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.api.serializers import batch_json, event_json
 from app.api.validation import parse_json, parse_query
 from app.errors import Conflict, ValidationFailed

@@ -1,15 +1,15 @@
-"""Login, token refresh, logout and the current principal."""
+"""Login, token refresh, logout, the current principal and changing one's password."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.auth_guard import client_ip, current_principal, login_required
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.api.serializers import session_json, user_json
 from app.api.validation import parse_json
-from app.schemas.auth import LoginRequest, RefreshRequest
-from app.services import auth_service
+from app.schemas.auth import ChangePasswordRequest, LoginRequest, RefreshRequest
+from app.services import auth_service, user_service
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -92,3 +92,30 @@ def logout() -> Response:
 def me() -> Response:
     principal = current_principal()
     return jsonify({"user": user_json(principal.user), "session": session_json(principal.session)})
+
+
+@bp.post("/password")
+@login_required
+@describe(
+    "Change your own password; every other session of yours ends",
+    tag="auth",
+    request=ChangePasswordRequest,
+    responses={
+        200: "Password changed",
+        400: "Invalid body, or the new password breaks the rules or equals the current one",
+        401: "Not authenticated",
+        403: "Wrong current password (counts towards the login lockout)",
+        429: "Locked after repeated failures (Retry-After)",
+    },
+)
+def change_password() -> Response:
+    body = parse_json(ChangePasswordRequest)
+    principal = current_principal()
+    ended = user_service.change_password(
+        principal.user,
+        body.current_password,
+        body.new_password,
+        keep_session_id=principal.session.id,
+        ip_address=client_ip(),
+    )
+    return jsonify({"status": "password_changed", "sessions_ended": ended})

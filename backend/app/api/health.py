@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.services.dependency_health import dependency_status
 
 bp = Blueprint("health", __name__, url_prefix="/api")

@@ -1,10 +1,10 @@
-"""Serves the OpenAPI document of the REST API."""
+"""GET /api/openapi.json: the OpenAPI document of the REST API (built in openapi_spec)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from app.api.docs import build_openapi, describe
+from app.api.openapi_spec import build_openapi, describe
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 

@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, Response, jsonify
 
 from app.api.auth_guard import client_ip, current_principal, login_required
-from app.api.docs import describe
+from app.api.openapi_spec import describe
 from app.api.serializers import page_json, session_json
 from app.api.validation import parse_query
 from app.schemas.sessions import SessionListQuery

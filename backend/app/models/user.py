@@ -52,7 +52,8 @@ class Device(db.Model):
 
 
 class LoginAttempt(CreatedAtMixin, db.Model):
-    """Every login try, counted per username and per IP for lockout."""
+    """Every login try (and every current password given to change one), counted per
+    username and per IP for lockout."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.schemas.common import Fingerprint, Password, StrictModel, Username
+from app.schemas.common import Fingerprint, NewPassword, Password, StrictModel, Username
 
 
 class LoginRequest(StrictModel):
@@ -17,3 +17,8 @@ class LoginRequest(StrictModel):
 
 class RefreshRequest(StrictModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class ChangePasswordRequest(StrictModel):
+    current_password: Password
+    new_password: NewPassword

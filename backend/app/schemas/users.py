@@ -30,3 +30,10 @@ class UserListQuery(Page):
 
     role: Role | None = None
     is_active: bool | None = None
+
+
+class SetPasswordRequest(StrictModel):
+    """What `flask change-password` takes: an operator sets a user's password."""
+
+    username: Username
+    password: NewPassword

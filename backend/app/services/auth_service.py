@@ -1,4 +1,8 @@
-"""Login, lockout, token refresh with rotation, logout, and request authentication."""
+"""Login, lockout, token refresh with rotation, logout, and request authentication.
+
+The lockout also covers the current password given to change one (POST /api/auth/password):
+a wrong one counts like a failed login, so a stolen session is no unlimited password oracle.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from app.services.audit.events import record_event
 from app.services.passwords import verify_password
 from app.services.session_service import end_session, is_idle_expired
 
-FAILURE_REASONS = ("unknown_user", "bad_password", "disabled")
+# Failed attempts that count towards the lockout.
+FAILURE_REASONS = ("unknown_user", "bad_password", "disabled", "bad_current_password")
 # Touch last_seen_at at most this often, so authenticated reads do not all write.
 _LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -80,8 +85,14 @@ def _lockout_retry_after(username: str, ip_address: str) -> int | None:
 
 
 def _record_attempt(
-    username: str, user: User | None, ip_address: str, success: bool, reason: str
+    event_type: str,
+    username: str,
+    user: User | None,
+    ip_address: str,
+    success: bool,
+    reason: str,
 ) -> None:
+    """The attempt row lockout counts, and its audit event."""
     db.session.add(
         LoginAttempt(
             username=username,
@@ -92,14 +103,29 @@ def _record_attempt(
         )
     )
     record_event(
-        "login_succeeded"
-        if success
-        else ("login_locked" if reason == "locked" else "login_failed"),
+        event_type,
         actor_user_id=user.id if user else None,
         subject_type="user",
         subject_id=username,
         ip_address=ip_address,
         payload={"reason": reason},
+    )
+
+
+def _refuse_if_locked(
+    username: str, user: User | None, ip_address: str, *, event_type: str, message: str
+) -> None:
+    """429 while the username or the IP is locked; the refused try is recorded, not counted."""
+    retry_after = _lockout_retry_after(username, ip_address)
+    if retry_after is None:
+        return
+    _record_attempt(event_type, username, user, ip_address, False, "locked")
+    db.session.commit()
+    raise RateLimited(
+        message,
+        code="login_locked",
+        details={"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -125,27 +151,28 @@ def login(
     user_agent: str | None,
     device_fingerprint: str | None = None,
 ) -> LoginResult:
-    retry_after = _lockout_retry_after(username, ip_address)
-    if retry_after is not None:
-        _record_attempt(username, None, ip_address, False, "locked")
-        db.session.commit()
-        raise RateLimited(
-            "Too many failed logins. Try again later.",
-            code="login_locked",
-            details={"retry_after": retry_after},
-            headers={"Retry-After": str(retry_after)},
-        )
-
+    _refuse_if_locked(
+        username,
+        None,
+        ip_address,
+        event_type="login_locked",
+        message="Too many failed logins. Try again later.",
+    )
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password):
         _record_attempt(
-            username, user, ip_address, False, "unknown_user" if user is None else "bad_password"
+            "login_failed",
+            username,
+            user,
+            ip_address,
+            False,
+            "unknown_user" if user is None else "bad_password",
         )
         db.session.commit()
         raise Unauthorized("Invalid username or password.", code="invalid_credentials")
     assert user is not None
     if not user.is_active:
-        _record_attempt(username, user, ip_address, False, "disabled")
+        _record_attempt("login_failed", username, user, ip_address, False, "disabled")
         db.session.commit()
         raise Forbidden("This account is disabled.", code="account_disabled")
 
@@ -163,10 +190,31 @@ def login(
     refresh, refresh_jti = tokens.issue_refresh_token(user.id, session.id)
     session.refresh_jti = refresh_jti
     user.last_login_at = utcnow()
-    _record_attempt(username, user, ip_address, True, "ok")
+    _record_attempt("login_succeeded", username, user, ip_address, True, "ok")
     notify.session_changed(session)
     db.session.commit()
     return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
+
+
+def check_current_password(user: User, password: str, ip_address: str) -> None:
+    """Check a signed-in user's password before it is changed, under the login lockout.
+
+    Forbidden (not Unauthorized: the token is fine) when wrong, recorded as a failed attempt
+    for the user's name and the IP; while either is locked, 429 even for the right password.
+    """
+    _refuse_if_locked(
+        user.username,
+        user,
+        ip_address,
+        event_type="password_change_locked",
+        message="Too many failed password attempts. Try again later.",
+    )
+    if not verify_password(user.password_hash, password):
+        _record_attempt(
+            "password_change_failed", user.username, user, ip_address, False, "bad_current_password"
+        )
+        db.session.commit()
+        raise Forbidden("The current password is wrong.", code="invalid_credentials")
 
 
 def _active_session(session_id: uuid.UUID, user_id: int) -> UserSession:

@@ -5,9 +5,25 @@ from __future__ import annotations
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.errors import ValidationFailed
+
+# The same bounds as the request schemas' NewPassword (app/schemas/common.py).
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
 # Compared against when the user does not exist, so both paths cost one hash check.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-only-for-timing")
+
+
+def check_new_password(password: str) -> None:
+    """Refuse a new password that breaks the account rules (ValidationFailed)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", code="invalid_password"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must be at most {MAX_PASSWORD_LENGTH} characters", code="invalid_password"
+        )
 
 
 def hash_password(password: str) -> str:

@@ -101,11 +101,21 @@ def is_idle_expired(session: UserSession, idle_timeout: int, now: datetime) -> b
     return session.last_seen_at + timedelta(seconds=idle_timeout) < now
 
 
-def terminate_user_sessions(user_id: int, reason: str, actor_id: int | None) -> int:
-    """End every active session of a user (the caller commits). Returns how many."""
-    sessions = db.session.scalars(
-        sa.select(UserSession).where(UserSession.user_id == user_id, UserSession.status == "active")
-    ).all()
+def terminate_user_sessions(
+    user_id: int,
+    reason: str,
+    actor_id: int | None,
+    *,
+    keep_session_id: uuid.UUID | None = None,
+) -> int:
+    """End every active session of a user but ``keep_session_id`` (the caller commits).
+    Returns how many ended."""
+    query = sa.select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.status == "active"
+    )
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
+    sessions = db.session.scalars(query).all()
     for session in sessions:
         end_session(session, status="terminated", reason=reason, actor_id=actor_id)
     return len(sessions)

@@ -1,18 +1,25 @@
-"""Accounts: creation, listing, role changes, disabling. Admin checks happen here."""
+"""Accounts: creation, listing, role changes, disabling, passwords. Admin checks happen here."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.database import utcnow
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import User
 from app.models.user import ROLES
 from app.services.audit.events import record_event
-from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
+from app.services.auth_service import check_current_password
+from app.services.passwords import (
+    MIN_PASSWORD_LENGTH,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
 from app.services.session_service import terminate_user_sessions
 
 
@@ -119,3 +126,70 @@ def update_user(
             terminate_user_sessions(user.id, reason="account_disabled", actor_id=actor.id)
     db.session.commit()
     return user
+
+
+def change_password(
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_session_id: uuid.UUID,
+    ip_address: str,
+) -> int:
+    """The signed-in ``user`` changes their own password; returns how many sessions ended.
+
+    The current password is checked under the login lockout (a wrong one is a failed
+    attempt), and every session of the user but ``keep_session_id`` (the caller's) ends, so
+    a stolen session does not outlive the change.
+    """
+    check_new_password(new_password)
+    check_current_password(user, current_password, ip_address)
+    if new_password == current_password:
+        raise _unchanged()
+    return _replace_password(
+        user, new_password, actor_id=user.id, keep_session_id=keep_session_id, ip_address=ip_address
+    )
+
+
+def set_password(username: str, new_password: str) -> int:
+    """An operator on the machine (the CLI) sets a user's password; every session of the
+    user ends. Returns how many did."""
+    check_new_password(new_password)
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    if verify_password(user.password_hash, new_password):
+        raise _unchanged()
+    return _replace_password(
+        user, new_password, actor_id=None, keep_session_id=None, ip_address=None
+    )
+
+
+def _unchanged() -> ValidationFailed:
+    return ValidationFailed(
+        "The new password must differ from the current one.", code="password_unchanged"
+    )
+
+
+def _replace_password(
+    user: User,
+    new_password: str,
+    *,
+    actor_id: int | None,
+    keep_session_id: uuid.UUID | None,
+    ip_address: str | None,
+) -> int:
+    user.password_hash = hash_password(new_password)
+    ended = terminate_user_sessions(
+        user.id, reason="password_changed", actor_id=actor_id, keep_session_id=keep_session_id
+    )
+    record_event(
+        "password_changed",
+        actor_user_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+        ip_address=ip_address,
+        payload={"sessions_ended": ended},
+    )
+    db.session.commit()
+    return ended

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.services.audit.ipfs import (
@@ -56,5 +56,4 @@ def cat(cid: str) -> None:
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
 
 
-def register_ipfs_cli(app: Flask) -> None:
-    app.cli.add_command(ipfs_cli)
+COMMANDS = (ipfs_cli,)

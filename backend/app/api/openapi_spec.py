@@ -1,4 +1,4 @@
-"""OpenAPI 3 description built from the routes themselves.
+"""The OpenAPI 3 document, built from the routes themselves (api/openapi.py serves it).
 
 Each view declares what it takes and answers with ``@describe(...)``; ``build_openapi``
 walks the URL map, so a route without a description is visible (and a test fails on it).

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
@@ -109,5 +108,4 @@ def verify_range_command(first_id: int | None, last_id: int | None) -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
-def register_audit_cli(app: Flask) -> None:
-    app.cli.add_command(audit_cli)
+COMMANDS = (audit_cli,)
