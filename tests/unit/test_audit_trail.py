@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from celery import Task
 from click.testing import CliRunner
 from flask import Flask
 
@@ -436,24 +437,36 @@ def test_health_reports_an_unreachable_node(audit_app: Flask) -> None:
     assert not result["ok"] and "unreachable" in result["problems"][0]
 
 
-# --- tasks -----------------------------------------------------------------------------
+# --- tasks: their bodies called directly (the queue plumbing is tested with a real worker) --
+
+
+def run_as_delivery(task: Task, task_id: str, *args: Any, **kwargs: Any) -> Any:
+    """Run ``task``'s body as the worker would for a message with id ``task_id`` (what a
+    bound task reads from ``self.request``), in the test's app context; no broker."""
+    task.push_request(id=task_id, args=args, kwargs=kwargs)
+    try:
+        return task.run(*args, **kwargs)
+    finally:
+        task.pop_request()
 
 
 def test_a_redelivered_record_task_records_once(audit_app: Flask) -> None:
-    run = blockchain_tasks.record_audit_event.apply
-    first = run(args=("policy_changed",), kwargs={"payload": {"v": 2}}, task_id="t-1").get()
-    again = run(args=("policy_changed",), kwargs={"payload": {"v": 2}}, task_id="t-1").get()
+    task = blockchain_tasks.record_audit_event
+    first = run_as_delivery(task, "t-1", "policy_changed", payload={"v": 2})
+    again = run_as_delivery(task, "t-1", "policy_changed", payload={"v": 2})
     assert first["event_id"] == again["event_id"] and count(AuditEvent) == 1
+    other = run_as_delivery(task, "t-2", "policy_changed", payload={"v": 2})
+    assert other["event_id"] != first["event_id"] and count(AuditEvent) == 2
 
 
 def test_batch_record_events_is_all_or_nothing(audit_app: Flask) -> None:
-    run = blockchain_tasks.batch_record_events.apply
+    task = blockchain_tasks.batch_record_events
     bad = [{"event_type": "ok_event"}, {"event_type": "ok_event", "colour": "red"}]
     with pytest.raises(ValueError, match=r"events\[1\] has unknown fields: colour"):
-        run(args=(bad,), task_id="t-2").get()
+        run_as_delivery(task, "t-2", bad)
     assert count(AuditEvent) == 0
     good = [{"event_type": "alert_raised", "subject_id": i} for i in range(3)]
-    assert len(run(args=(good,), task_id="t-3").get()["event_ids"]) == 3
+    assert len(run_as_delivery(task, "t-3", good)["event_ids"]) == 3
 
 
 @pytest.mark.parametrize(
@@ -469,18 +482,18 @@ def test_store_large_data_refuses_bad_input(
     audit_app: Flask, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        blockchain_tasks.store_large_data_ipfs.apply(kwargs=kwargs).get()
+        blockchain_tasks.store_large_data_ipfs(**kwargs)
 
 
 def test_store_large_data_returns_the_cid(audit_app: Flask) -> None:
     # The CID `ipfs add` gives "hello world\n" (a published vector).
-    result = blockchain_tasks.store_large_data_ipfs.apply(kwargs={"data": "hello world\n"}).get()
+    result = blockchain_tasks.store_large_data_ipfs(data="hello world\n")
     assert result == {"cid": "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "size": 12}
 
 
 def test_verify_task_alerts_admins_on_failure(audit_app: Flask, anchored: list[int]) -> None:
     sql("DELETE FROM audit_events WHERE id = :id", id=anchored[3])
-    report = blockchain_tasks.verify_audit_integrity.apply().get()
+    report = blockchain_tasks.verify_audit_integrity()
     assert (anchored[3], "deleted") in failures(report)
     note = db.session.scalars(sa.select(Notification)).one()
     assert note.kind == "audit_integrity_failure"
