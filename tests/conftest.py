@@ -154,16 +154,39 @@ def make_user(role: str = "user", *, password: str = TEST_PASSWORD, **fields: An
     return user
 
 
-@dataclass
+@dataclass(frozen=True)
 class SignedIn:
-    user: User
+    """A signed-in user as plain values, the one such type of the tests: unit tests, socket
+    tests (whose connect handler ends the test's database session, which would detach ORM
+    objects) and end-to-end tests against real processes alike."""
+
+    user_id: int
+    username: str
+    session_id: str
     access_token: str
     refresh_token: str
-    session_id: str
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def user(self) -> User:
+        """The account as it is now in the database (needs an app context)."""
+        user = db.session.get(User, self.user_id)
+        assert user is not None, f"user {self.user_id} is gone"
+        return user
+
+    @classmethod
+    def from_login(cls, body: dict[str, Any]) -> SignedIn:
+        """From the JSON of a successful POST /api/auth/login."""
+        return cls(
+            user_id=body["user"]["id"],
+            username=body["user"]["username"],
+            session_id=body["session_id"],
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+        )
 
 
 def sign_in(client: FlaskClient, user: User, password: str = TEST_PASSWORD) -> SignedIn:
@@ -171,8 +194,7 @@ def sign_in(client: FlaskClient, user: User, password: str = TEST_PASSWORD) -> S
         "/api/auth/login", json={"username": user.username, "password": password}
     )
     assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    return SignedIn(user, body["access_token"], body["refresh_token"], body["session_id"])
+    return SignedIn.from_login(response.get_json())
 
 
 @pytest.fixture

@@ -9,41 +9,28 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import engineio
 import requests
 import socketio
 
+from tests.conftest import SignedIn
 from tests.e2e.servers import WebServer
 
 WAIT_SECONDS = 10.0
 _pings = itertools.count(1)
 
 
-@dataclass(frozen=True)
-class Login:
-    user_id: int
-    session_id: str
-    access_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-def login(server: WebServer, username: str, password: str) -> Login:
+def login(server: WebServer, username: str, password: str) -> SignedIn:
     response = requests.post(
         f"{server.url}/api/auth/login",
         json={"username": username, "password": password},
         timeout=WAIT_SECONDS,
     )
     assert response.status_code == 200, response.text
-    body = response.json()
-    return Login(body["user"]["id"], body["session_id"], body["access_token"])
+    return SignedIn.from_login(response.json())
 
 
 Predicate = Callable[[Any], bool]
@@ -132,12 +119,3 @@ class RecordingClient:
         if self.sio.connected:
             self.sio.disconnect()
         self.sio.shutdown()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until it holds (for state that has no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)

@@ -22,8 +22,8 @@ from flask import Flask
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import TEST_PASSWORD, make_user, test_config
-from tests.e2e.clients import Login, RecordingClient, login
+from tests.conftest import TEST_PASSWORD, SignedIn, make_user, test_config
+from tests.e2e.clients import RecordingClient, login
 from tests.e2e.servers import (
     WebServer,
     e2e_redis_url,
@@ -130,7 +130,7 @@ class Accounts:
         with self._worker.app_context():
             return make_user(role).username
 
-    def login(self, server: WebServer, role: str = "user") -> Login:
+    def login(self, server: WebServer, role: str = "user") -> SignedIn:
         return login(server, self.create(role), TEST_PASSWORD)
 
 

@@ -17,7 +17,6 @@ write their output to a log file whose tail is shown when one fails to start.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from tests.conftest import REPO_ROOT
+from tests.procs import free_port
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 READY_TIMEOUT_SECONDS = 45.0
@@ -76,12 +76,6 @@ def web_settings(
         **overrides,
     }
     return {name: str(value) for name, value in settings.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

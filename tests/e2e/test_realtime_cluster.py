@@ -20,8 +20,9 @@ from app.extensions import db
 from app.models import UserSession
 from app.realtime.emit import emit_to_user
 from app.services.session_service import end_session
-from tests.e2e.clients import WAIT_SECONDS, wait_until
+from tests.e2e.clients import WAIT_SECONDS
 from tests.e2e.conftest import Accounts, Clients, Servers
+from tests.procs import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +114,7 @@ def test_stats_on_either_process_cover_both(
         )
 
     for server in (servers.a, servers.b):
-        wait_until(lambda url=server.url: covers_both(url), WAIT_SECONDS, f"stats of {server}")
+        wait_for(lambda url=server.url: covers_both(url), WAIT_SECONDS, f"stats of {server}")
     cluster = _stats(servers.b.url, admin.headers)["cluster"]
     assert cluster["processes"] >= 2
     assert cluster["total_connections"] >= 3 and cluster["unique_users"] >= 3

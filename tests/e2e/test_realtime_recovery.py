@@ -13,7 +13,8 @@ import pytest
 from flask import Flask
 
 from app.realtime.emit import emit_to_user
-from tests.e2e.clients import Login, RecordingClient
+from tests.conftest import SignedIn
+from tests.e2e.clients import RecordingClient
 from tests.e2e.conftest import Accounts, Clients, Servers
 from tests.e2e.servers import WebServer
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def miss_five_events(
-    clients: Clients, server: WebServer, worker: Flask, user: Login
+    clients: Clients, server: WebServer, worker: Flask, user: SignedIn
 ) -> tuple[int, list[int], str]:
     """Join the user room, leave, and let a worker emit five events to it meanwhile.
     Returns the last offset the client saw, the offsets of the missed events and their
@@ -37,7 +38,9 @@ def miss_five_events(
     return last_seen, [offset for offset in missed if offset is not None], marker
 
 
-def come_back(clients: Clients, server: WebServer, user: Login, last_seen: int) -> RecordingClient:
+def come_back(
+    clients: Clients, server: WebServer, user: SignedIn, last_seen: int
+) -> RecordingClient:
     client = clients.connect(server, user.access_token)
     client.call("join_user_room", {"user_id": user.user_id})
     client.call("recover", {"offsets": {f"user:{user.user_id}": last_seen}})

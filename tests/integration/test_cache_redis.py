@@ -21,8 +21,8 @@ from app.redis_client import client_for, get_redis_client
 from app.services.cache_codec import TTL_SETTINGS, CacheType
 from app.services.cache_service import CacheService, cache_service
 from tests.conftest import test_config
+from tests.procs import free_port, wait_for
 from tests.services import IN_CI
-from tests.unit.cache_support import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,11 @@ class RedisServer:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_until(lambda: accepts_connections(self.port) or self.process.poll() is not None)
+        wait_for(
+            lambda: accepts_connections(self.port) or self.process.poll() is not None,
+            10,
+            f"redis-server on port {self.port}",
+        )
         assert self.process.poll() is None, "redis-server exited at start"
 
     def stop(self) -> None:
@@ -68,7 +72,7 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        wait_until(lambda: not accepts_connections(self.port))
+        wait_for(lambda: not accepts_connections(self.port), 10, "redis-server to stop")
 
 
 @pytest.fixture
@@ -195,7 +199,7 @@ def test_stampede_runs_compute_once(redis_url: str) -> None:
     def compute() -> dict[str, Any]:
         calls.append(threading.get_ident())
         # Hold the lock until every caller has missed: all 50 contend for the cold key.
-        wait_until(lambda: misses() >= callers, timeout=20)
+        wait_for(lambda: misses() >= callers, 20, "every caller to miss")
         return {"model": "trained once"}
 
     def caller() -> None:
@@ -255,7 +259,11 @@ def test_outage_is_a_miss_and_the_same_client_resumes(
         assert [r.levelno for r in records] == [logging.WARNING]
 
         own_redis.start()
-        wait_until(lambda: cache_service.cache_behavioral_model(1, {"m": 4}))
+        wait_for(
+            lambda: cache_service.cache_behavioral_model(1, {"m": 4}),
+            10,
+            "a write to succeed",
+        )
         assert cache_service.get_behavioral_model(1) == {"m": 4}
         assert get_redis_client() is client
         stats = cache_service.get_cache_stats()

@@ -8,7 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.unit.sockets import Account, Sockets, new_account
+from tests.conftest import SignedIn
+from tests.unit.sockets import Sockets, new_account
 
 
 @pytest.fixture
@@ -19,6 +20,6 @@ def sockets(app: Flask, client: FlaskClient) -> Iterator[Sockets]:
 
 
 @pytest.fixture
-def account(client: FlaskClient) -> Account:
+def account(client: FlaskClient) -> SignedIn:
     """A signed-in user."""
     return new_account(client)

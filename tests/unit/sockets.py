@@ -6,7 +6,6 @@ message queue), so an event's effects are visible as soon as ``emit`` returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -15,39 +14,21 @@ from flask_socketio import SocketIO
 from flask_socketio.test_client import SocketIOTestClient
 from socketio import packet
 
-from app.extensions import db, socketio
-from app.models import User
+from app.extensions import socketio
 from app.realtime.connections import Connection, registry
 from app.realtime.lifecycle import close_connection
-from tests.conftest import make_user, sign_in
+from tests.conftest import SignedIn, make_user, sign_in
 
 Received = list[tuple[str, Any]]
 
 
-@dataclass(frozen=True)
-class Account:
-    """A signed-in user as plain values. The connect handler ends the request's database
-    session, which under the test client is the test's own: ORM objects would detach."""
-
-    user_id: int
-    session_id: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
+def new_account(client: FlaskClient, role: str = "user") -> SignedIn:
+    return sign_in(client, make_user(role))
 
 
-def new_account(client: FlaskClient, role: str = "user") -> Account:
-    signed = sign_in(client, make_user(role))
-    return Account(signed.user.id, signed.session_id, signed.access_token, signed.refresh_token)
-
-
-def second_login(client: FlaskClient, account: Account) -> Account:
+def second_login(client: FlaskClient, account: SignedIn) -> SignedIn:
     """Another login session of the same user."""
-    signed = sign_in(client, db.session.get(User, account.user_id))
-    return Account(account.user_id, signed.session_id, signed.access_token, signed.refresh_token)
+    return sign_in(client, account.user)
 
 
 class SocketClient(SocketIOTestClient):

@@ -17,7 +17,8 @@ from app.redis_client import client_for
 from app.services.cache_service import CacheService, cache_service
 from app.standalone import EmbeddedProcess
 from tests.conftest import test_config
-from tests.unit.cache_support import CACHE_DB, cache_config, emptied_cache, free_port, wait_until
+from tests.procs import free_port, wait_for
+from tests.unit.cache_support import CACHE_DB, cache_config, emptied_cache
 
 
 @pytest.fixture
@@ -84,8 +85,10 @@ def test_concurrent_callers_compute_once(raw: redis.Redis, app: Flask) -> None:
     def compute() -> dict[str, str]:
         calls.append(1)
         # Hold the lock until every caller has missed, so all of them contend for it.
-        wait_until(
-            lambda: cache_service.get_cache_stats()["per_type"]["model"]["misses"] >= callers
+        wait_for(
+            lambda: cache_service.get_cache_stats()["per_type"]["model"]["misses"] >= callers,
+            10,
+            "every caller to miss",
         )
         return {"m": "once"}
 
@@ -167,7 +170,7 @@ def test_redis_down_is_a_miss_and_service_resumes(caplog: pytest.LogCaptureFixtu
 
         client = client_for(config)
         server.start()
-        wait_until(lambda: service.cache_behavioral_model(1, {"m": 3}))
+        wait_for(lambda: service.cache_behavioral_model(1, {"m": 3}), 10, "a write to succeed")
         assert service.get_behavioral_model(1) == {"m": 3}
         assert client_for(config) is client
         assert service.get_cache_stats()["outages"] == 1

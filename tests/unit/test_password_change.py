@@ -20,7 +20,7 @@ from app.models import AuditEvent, LoginAttempt, User, UserSession
 from app.services import user_service
 from tests.checks import assert_error, assert_unchanged, table_rows
 from tests.conftest import TEST_PASSWORD, SignedIn, make_user, sign_in
-from tests.unit.sockets import Account, Sockets, names, second_login
+from tests.unit.sockets import Sockets, names, second_login
 
 PASSWORD_URL = "/api/auth/password"
 NEW_PASSWORD = "a brand new passphrase"
@@ -86,7 +86,7 @@ def test_change_is_audited_without_the_password(client: FlaskClient, user_login:
 
 
 def test_the_other_sessions_sockets_are_told_and_disconnected(
-    client: FlaskClient, sockets: Sockets, account: Account
+    client: FlaskClient, sockets: Sockets, account: SignedIn
 ) -> None:
     other = second_login(client, account)
     own_socket = sockets.open(account.access_token)

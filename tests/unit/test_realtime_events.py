@@ -20,18 +20,18 @@ from app.extensions import db
 from app.models import BehavioralSample, UserSession
 from app.realtime import emit
 from app.realtime.connections import registry
-from tests.conftest import count
+from tests.conftest import SignedIn, count
 from tests.tokens import forge_access_token
-from tests.unit.sockets import Account, Sockets, names, new_account, payloads, telemetry_batch
+from tests.unit.sockets import Sockets, names, new_account, payloads, telemetry_batch
 
 
 @dataclass
 class World:
-    owner: Account
-    other: Account
-    admin: Account
+    owner: SignedIn
+    other: SignedIn
+    admin: SignedIn
 
-    def actor(self, name: str) -> Account:
+    def actor(self, name: str) -> SignedIn:
         return {"owner": self.owner, "other": self.other, "admin": self.admin}[name]
 
 
@@ -193,7 +193,7 @@ def test_risk_score_subscription_checks_user_and_session(
 def test_topology_snapshot_is_own_subgraph_for_users_and_whole_graph_for_admins(
     sockets: Sockets, world: World
 ) -> None:
-    def snapshot(login: Account) -> dict[str, Any]:
+    def snapshot(login: SignedIn) -> dict[str, Any]:
         socket = sockets.open(login.access_token)
         socket.call("subscribe_network_topology", {})
         [graph] = payloads(socket.drain(), "network_topology_update")
@@ -214,17 +214,17 @@ def test_topology_snapshot_is_own_subgraph_for_users_and_whole_graph_for_admins(
     assert {owner_node, other_node} <= {node["id"] for node in everything["nodes"]}
 
 
-def _expired(app: Flask, login: Account) -> dict[str, Any]:
+def _expired(app: Flask, login: SignedIn) -> dict[str, Any]:
     secret = app.config["JWT_SECRET_KEY"]
     return {"token": forge_access_token(secret, login.user_id, login.session_id, -5)}
 
 
-def _tampered(app: Flask, login: Account) -> dict[str, Any]:
+def _tampered(app: Flask, login: SignedIn) -> dict[str, Any]:
     head, claims, signature = login.access_token.split(".")
     return {"token": f"{head}.{claims}.{signature[::-1]}"}
 
 
-def _wrong_secret(app: Flask, login: Account) -> dict[str, Any]:
+def _wrong_secret(app: Flask, login: SignedIn) -> dict[str, Any]:
     return {
         "token": forge_access_token(
             "another secret of the same length, or longer", login.user_id, login.session_id, 600
@@ -232,19 +232,19 @@ def _wrong_secret(app: Flask, login: Account) -> dict[str, Any]:
     }
 
 
-def _other_users_session(app: Flask, login: Account) -> dict[str, Any]:
+def _other_users_session(app: Flask, login: SignedIn) -> dict[str, Any]:
     secret = app.config["JWT_SECRET_KEY"]
     return {"token": forge_access_token(secret, login.user_id + 1, login.session_id, 600)}
 
 
-def _ended_session(app: Flask, login: Account) -> dict[str, Any]:
+def _ended_session(app: Flask, login: SignedIn) -> dict[str, Any]:
     session = db.session.get(UserSession, uuid.UUID(login.session_id))
     session.status, session.ended_at = "terminated", utcnow()
     db.session.commit()
     return {"token": login.access_token}
 
 
-REFUSED_AUTH: dict[str, Callable[[Flask, Account], Any]] = {
+REFUSED_AUTH: dict[str, Callable[[Flask, SignedIn], Any]] = {
     "no auth": lambda app, login: None,
     "no token": lambda app, login: {},
     "empty token": lambda app, login: {"token": ""},
@@ -261,7 +261,7 @@ REFUSED_AUTH: dict[str, Callable[[Flask, Account], Any]] = {
 
 @pytest.mark.parametrize("kind", REFUSED_AUTH)
 def test_connection_without_a_valid_access_token_is_refused(
-    app: Flask, sockets: Sockets, account: Account, kind: str
+    app: Flask, sockets: Sockets, account: SignedIn, kind: str
 ) -> None:
     refused_before = registry.counters["refused_connections"]
 
@@ -276,7 +276,7 @@ def test_connection_without_a_valid_access_token_is_refused(
         socket.emit("ping", {"client_ts": 1})
 
 
-def test_connect_answers_with_the_principal(sockets: Sockets, account: Account) -> None:
+def test_connect_answers_with_the_principal(sockets: Sockets, account: SignedIn) -> None:
     socket = sockets.open(account.access_token)
     [(name, body)] = socket.drain()
     assert name == "connection_response"
@@ -289,7 +289,7 @@ def test_connect_answers_with_the_principal(sockets: Sockets, account: Account) 
 
 @pytest.mark.parametrize("event", ["connect", "disconnect"])
 def test_reserved_event_names_sent_by_a_client_change_nothing(
-    client: FlaskClient, sockets: Sockets, account: Account, event: str
+    client: FlaskClient, sockets: Sockets, account: SignedIn, event: str
 ) -> None:
     """A client must not re-run the lifecycle handlers: re-authenticating would reset its
     limits, and leaving the registry would let it escape expiry and termination."""
@@ -324,7 +324,7 @@ def test_an_event_named_star_runs_as_its_sender_whatever_sid_it_names(
 
 
 @pytest.mark.parametrize("event", ["no_such_event", "message", "json", "connect_error", "x" * 500])
-def test_unknown_events_are_not_found(sockets: Sockets, account: Account, event: str) -> None:
+def test_unknown_events_are_not_found(sockets: Sockets, account: SignedIn, event: str) -> None:
     socket = sockets.open(account.access_token)
     socket.drain()
     ack = socket.call(event, {"any": "thing"})

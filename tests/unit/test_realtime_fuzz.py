@@ -22,10 +22,9 @@ from pydantic import BaseModel, ValidationError
 from app.models import BehavioralSample
 from app.realtime.connections import registry
 from app.schemas import events as schemas
-from tests.conftest import count
+from tests.conftest import SignedIn, count
 from tests.tokens import forge_access_token
 from tests.unit.sockets import (
-    Account,
     SocketClient,
     Sockets,
     names,
@@ -109,8 +108,8 @@ def accepted_by_schema(event: str, payload: Any) -> bool:
 @dataclass
 class Scene:
     app: Flask
-    me: Account
-    victim: Account
+    me: SignedIn
+    victim: SignedIn
     socket: SocketClient
     bystander: SocketClient
 

@@ -13,9 +13,9 @@ from app.extensions import db, socketio
 from app.models import UserSession
 from app.realtime.connections import registry
 from app.realtime.lifecycle import maintenance_tick
+from tests.conftest import SignedIn
 from tests.tokens import forge_access_token
 from tests.unit.sockets import (
-    Account,
     Sockets,
     names,
     new_account,
@@ -40,7 +40,7 @@ def outcomes(acks: list[dict[str, object]]) -> list[object]:
 
 @pytest.mark.usefixtures("slow_refill")
 def test_a_burst_over_the_limit_is_refused_and_counted(
-    client: FlaskClient, sockets: Sockets, account: Account
+    client: FlaskClient, sockets: Sockets, account: SignedIn
 ) -> None:
     admin = new_account(client, "admin")
     socket = sockets.open(account.access_token)
@@ -60,7 +60,7 @@ def test_a_burst_over_the_limit_is_refused_and_counted(
 
 
 @pytest.mark.usefixtures("slow_refill")
-def test_the_user_limit_spans_the_users_connections(sockets: Sockets, account: Account) -> None:
+def test_the_user_limit_spans_the_users_connections(sockets: Sockets, account: SignedIn) -> None:
     sockets_of_user = [sockets.open(account.access_token) for _ in range(4)]
 
     acks = [socket.call("ping", PING) for socket in sockets_of_user for _ in range(5)]
@@ -72,7 +72,7 @@ def test_the_user_limit_spans_the_users_connections(sockets: Sockets, account: A
 
 @pytest.mark.usefixtures("slow_refill")
 def test_a_client_that_keeps_flooding_is_disconnected(
-    app: Flask, client: FlaskClient, sockets: Sockets, account: Account
+    app: Flask, client: FlaskClient, sockets: Sockets, account: SignedIn
 ) -> None:
     app.config["WS_FLOOD_MAX_REJECTIONS"] = 4
     neighbour = sockets.open(second_login(client, account).access_token)
@@ -98,7 +98,7 @@ def tick(now: float) -> None:
 
 
 def test_expiring_token_is_warned_once_then_disconnected_after_grace(
-    app: Flask, sockets: Sockets, account: Account
+    app: Flask, sockets: Sockets, account: SignedIn
 ) -> None:
     socket = sockets.open(account.access_token)
     socket.drain()
@@ -126,7 +126,7 @@ def test_expiring_token_is_warned_once_then_disconnected_after_grace(
 
 
 def test_update_token_extends_the_socket_and_rearms_the_warning(
-    app: Flask, sockets: Sockets, account: Account
+    app: Flask, sockets: Sockets, account: SignedIn
 ) -> None:
     socket = sockets.open(account.access_token)
     expires = socket.connection.token_expires_at
@@ -159,7 +159,7 @@ def test_update_token_extends_the_socket_and_rearms_the_warning(
     ],
 )
 def test_update_token_refuses_all_but_a_fresh_token_of_this_session(
-    app: Flask, client: FlaskClient, sockets: Sockets, account: Account, kind: str, code: str
+    app: Flask, client: FlaskClient, sockets: Sockets, account: SignedIn, kind: str, code: str
 ) -> None:
     secret = app.config["JWT_SECRET_KEY"]
     tokens: dict[str, Callable[[], str]] = {
@@ -178,18 +178,18 @@ def test_update_token_refuses_all_but_a_fresh_token_of_this_session(
     assert socket.connection.token_expires_at == expires
 
 
-Ending = Callable[[FlaskClient, Account, Account], int]
+Ending = Callable[[FlaskClient, SignedIn, SignedIn], int]
 
 
-def _ended_by_owner(client: FlaskClient, account: Account, admin: Account) -> int:
+def _ended_by_owner(client: FlaskClient, account: SignedIn, admin: SignedIn) -> int:
     return client.delete(f"/api/sessions/{account.session_id}", headers=account.headers).status_code
 
 
-def _ended_by_admin(client: FlaskClient, account: Account, admin: Account) -> int:
+def _ended_by_admin(client: FlaskClient, account: SignedIn, admin: SignedIn) -> int:
     return client.delete(f"/api/sessions/{account.session_id}", headers=admin.headers).status_code
 
 
-def _logged_out(client: FlaskClient, account: Account, admin: Account) -> int:
+def _logged_out(client: FlaskClient, account: SignedIn, admin: SignedIn) -> int:
     return client.post("/api/auth/logout", headers=account.headers).status_code
 
 
@@ -202,7 +202,7 @@ def _logged_out(client: FlaskClient, account: Account, admin: Account) -> int:
     ],
 )
 def test_ending_a_session_tells_its_sockets_then_disconnects_them(
-    client: FlaskClient, sockets: Sockets, account: Account, end: Ending, reason: str
+    client: FlaskClient, sockets: Sockets, account: SignedIn, end: Ending, reason: str
 ) -> None:
     admin = new_account(client, "admin")
     other_session = second_login(client, account)
@@ -224,7 +224,7 @@ def test_ending_a_session_tells_its_sockets_then_disconnects_them(
 
 
 def test_a_socket_whose_session_ended_unnoticed_is_dropped_on_its_next_subscription(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     socket = sockets.open(account.access_token)
     # Ended without the notification reaching this process (e.g. Redis was down).

@@ -12,7 +12,8 @@ from flask import Flask
 from app.realtime import emit
 from app.realtime.recovery import EventLog, Recovery
 from app.redis_client import get_redis_client
-from tests.unit.sockets import Account, Sockets, names, payloads
+from tests.conftest import SignedIn
+from tests.unit.sockets import Sockets, names, payloads
 
 WINDOW_SECONDS = 120
 
@@ -110,7 +111,7 @@ def test_events_appended_during_recovery_are_left_to_live_delivery(
 
 
 def test_recover_replays_what_a_reconnecting_socket_missed(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     room = f"user:{account.user_id}"
     first = sockets.open(account.access_token)
@@ -136,7 +137,7 @@ def test_recover_replays_what_a_reconnecting_socket_missed(
 
 
 def test_recover_past_the_kept_events_says_so_and_replays_nothing(
-    app: Flask, sockets: Sockets, account: Account
+    app: Flask, sockets: Sockets, account: SignedIn
 ) -> None:
     app.config["WS_RECOVERY_MAX_EVENTS"] = 3
     room = f"user:{account.user_id}"
@@ -163,7 +164,7 @@ def test_recover_past_the_kept_events_says_so_and_replays_nothing(
 
 
 def test_recover_of_a_room_not_joined_is_refused_as_a_whole(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     socket = sockets.open(account.access_token)
     emit.emit_to_session(account.session_id, "notification", {"n": 1})

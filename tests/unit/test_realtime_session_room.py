@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from app.realtime.emit import broadcast, emit_to_session
-from tests.unit.sockets import Account, Sockets, new_account, payloads
+from tests.conftest import SignedIn
+from tests.unit.sockets import Sockets, new_account, payloads
 
 
 def test_connection_response_carries_the_session_rooms_offset(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     first = sockets.open(account.access_token)
     (response,) = payloads(first.drain(), "connection_response")

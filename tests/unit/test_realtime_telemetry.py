@@ -13,8 +13,8 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import BehavioralSample
-from tests.conftest import count
-from tests.unit.sockets import Account, Sockets, payloads, telemetry_batch
+from tests.conftest import SignedIn, count
+from tests.unit.sockets import Sockets, payloads, telemetry_batch
 
 Batch = dict[str, Any]
 
@@ -35,7 +35,7 @@ def clicks(n: int) -> list[dict[str, Any]]:
 
 
 def test_a_valid_batch_is_stored_once_and_acknowledged_with_counts(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     batch = telemetry_batch(account.session_id)
     socket = sockets.open(account.access_token)
@@ -59,7 +59,7 @@ ACTIONS = {"allow", "step_up", "terminate"}
     strict=True, reason="scoring is the behaviour and live-risk work; it turns red once built"
 )
 def test_a_batch_is_scored_and_the_risk_pushed_to_the_user_room(
-    sockets: Sockets, account: Account
+    sockets: Sockets, account: SignedIn
 ) -> None:
     """ARCHITECTURE section 4: every batch yields a `risk_score_update` to `user:<id>`; a user
     without a model still gets one, its behaviour part saying so and the risk resting on
@@ -88,7 +88,7 @@ CAPS = {
 
 @pytest.mark.parametrize("kind", CAPS)
 def test_each_kind_is_capped_per_batch_by_its_setting(
-    app: Flask, sockets: Sockets, account: Account, kind: str
+    app: Flask, sockets: Sockets, account: SignedIn, kind: str
 ) -> None:
     setting, make = CAPS[kind]
     cap = app.config[setting]
@@ -170,7 +170,7 @@ INVALID: dict[str, Callable[[Batch], None]] = {
 
 @pytest.mark.parametrize("case", INVALID)
 def test_an_invalid_batch_is_refused_and_stores_nothing(
-    sockets: Sockets, account: Account, case: str
+    sockets: Sockets, account: SignedIn, case: str
 ) -> None:
     batch = copy.deepcopy(telemetry_batch(account.session_id))
     INVALID[case](batch)
@@ -188,7 +188,7 @@ def test_an_invalid_batch_is_refused_and_stores_nothing(
     "args", [(), ("not an object",), ([1, 2],), (None,), ({}, {}), ({"session_id": "x"}, 1)]
 )
 def test_payloads_that_are_not_one_object_are_refused(
-    sockets: Sockets, account: Account, args: tuple[Any, ...]
+    sockets: Sockets, account: SignedIn, args: tuple[Any, ...]
 ) -> None:
     socket = sockets.open(account.access_token)
     ack = socket.call("behavioral_data", *args)
