@@ -1,4 +1,5 @@
-"""Shared assertions: the JSON error envelope, and proof that a request wrote nothing."""
+"""Shared assertions: the JSON error envelope, proof that a request wrote nothing, and the
+audit events a request recorded."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from werkzeug.test import TestResponse
 
 from app.extensions import db
+from app.models import AuditEvent
 
 TableRows = dict[str, list[tuple[Any, ...]]]
 
@@ -50,3 +52,13 @@ def assert_error(response: TestResponse, status: int, code: str | None = None) -
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+def audit_events(event_type: str) -> list[AuditEvent]:
+    """The recorded audit events of one type, oldest first, as the database has them now."""
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.event_type == event_type).order_by(AuditEvent.id)
+        )
+    )

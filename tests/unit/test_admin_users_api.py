@@ -9,19 +9,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.models import AuditEvent, User, UserSession
-from tests.checks import assert_error, assert_unchanged, table_rows
+from app.models import User, UserSession
+from tests.checks import assert_error, assert_unchanged, audit_events, table_rows
 from tests.conftest import TEST_PASSWORD, SignedIn, count, make_user, sign_in
 
 USERS = "/api/admin/users"
-
-
-def events(event_type: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.event_type == event_type).order_by(AuditEvent.id)
-        )
-    )
 
 
 def test_admin_creates_a_user_who_can_then_sign_in(
@@ -39,7 +31,7 @@ def test_admin_creates_a_user_who_can_then_sign_in(
     assert body["role"] == "user" and body["is_active"] is True
     assert body["email"] == "np@example.org"
     assert "password" not in str(body) and "hash" not in str(body)
-    [event] = events("user_created")
+    [event] = audit_events("user_created")
     assert event.actor_user_id == admin_login.user.id and event.subject_id == str(body["id"])
     # Usernames are case-insensitive and trimmed.
     login = client.post(
@@ -147,7 +139,7 @@ def test_role_change_takes_effect_and_is_audited(
     response = client.patch(url, json={"role": "admin"}, headers=admin_login.headers)
 
     assert response.status_code == 200 and response.get_json()["role"] == "admin"
-    [event] = events("role_changed")
+    [event] = audit_events("role_changed")
     assert event.actor_user_id == admin_login.user.id
     assert event.subject_id == str(user_login.user.id)
     assert event.payload == {"from": "user", "to": "admin"}
@@ -155,7 +147,7 @@ def test_role_change_takes_effect_and_is_audited(
     assert client.get(USERS, headers=user_login.headers).status_code == 200
 
     client.patch(url, json={"role": "user"}, headers=admin_login.headers)
-    assert len(events("role_changed")) == 2
+    assert len(audit_events("role_changed")) == 2
     assert_error(client.get(USERS, headers=user_login.headers), 403)
 
 
@@ -176,10 +168,10 @@ def test_disabling_ends_the_users_sessions_and_blocks_login(
         sa.select(UserSession.termination_reason).where(UserSession.user_id == user_login.user.id)
     ).all()
     assert statuses == ["account_disabled", "account_disabled"]
-    [event] = events("user_disabled")
+    [event] = audit_events("user_disabled")
     assert event.actor_user_id == admin_login.user.id
     assert event.subject_id == str(user_login.user.id)
-    assert len(events("session_terminated")) == 2
+    assert len(audit_events("session_terminated")) == 2
     login = client.post(
         "/api/auth/login", json={"username": user_login.user.username, "password": TEST_PASSWORD}
     )
@@ -187,7 +179,7 @@ def test_disabling_ends_the_users_sessions_and_blocks_login(
 
     enabled = client.patch(url, json={"is_active": True}, headers=admin_login.headers)
     assert enabled.status_code == 200 and enabled.get_json()["is_active"] is True
-    assert len(events("user_enabled")) == 1
+    assert len(audit_events("user_enabled")) == 1
     assert sign_in(client, user_login.user).access_token
 
 

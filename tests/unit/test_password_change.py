@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import AuditEvent, LoginAttempt, User, UserSession
+from app.models import LoginAttempt, User, UserSession
 from app.services import user_service
-from tests.checks import assert_error, assert_unchanged, table_rows
+from tests.checks import assert_error, assert_unchanged, audit_events, table_rows
 from tests.conftest import TEST_PASSWORD, SignedIn, make_user, sign_in
 from tests.unit.sockets import Sockets, names, second_login
 
@@ -37,15 +37,6 @@ def change(client: FlaskClient, headers: dict[str, str], current: str, new: str)
 def login_status(client: FlaskClient, username: str, password: str) -> int:
     response = client.post("/api/auth/login", json={"username": username, "password": password})
     return response.status_code
-
-
-def events(event_type: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.event_type == event_type).order_by(AuditEvent.id)
-        )
-    )
 
 
 def test_change_keeps_the_callers_session_and_ends_the_others(
@@ -75,13 +66,13 @@ def test_change_is_audited_without_the_password(client: FlaskClient, user_login:
 
     assert change(client, user_login.headers, TEST_PASSWORD, NEW_PASSWORD).status_code == 200
 
-    [event] = events("password_changed")
+    [event] = audit_events("password_changed")
     assert event.actor_user_id == user_login.user.id
     assert event.subject_type == "user" and event.subject_id == str(user_login.user.id)
     assert event.ip_address == "127.0.0.1"
     assert event.payload == {"sessions_ended": 1}
     assert NEW_PASSWORD not in str(event.payload) and TEST_PASSWORD not in str(event.payload)
-    [terminated] = events("session_terminated")
+    [terminated] = audit_events("session_terminated")
     assert terminated.payload["reason"] == "password_changed"
 
 
@@ -119,7 +110,7 @@ def test_wrong_current_password_is_403_changes_nothing_and_is_recorded(
         sa.select(LoginAttempt).where(LoginAttempt.reason == "bad_current_password")
     ).all()
     assert attempt.username == user_login.user.username and attempt.success is False
-    assert [e.actor_user_id for e in events("password_change_failed")] == [user_login.user.id]
+    assert [e.actor_user_id for e in audit_events("password_change_failed")] == [user_login.user.id]
     assert login_status(client, user_login.user.username, TEST_PASSWORD) == 200
 
 
@@ -135,10 +126,10 @@ def test_repeated_wrong_current_passwords_lock_the_change_and_the_login(
     # Even the right password is refused while locked, and the lock is the login's own.
     assert_error(locked, 429, "login_locked")
     assert int(locked.headers["Retry-After"]) > 0
-    assert len(events("password_change_locked")) == 1
+    assert len(audit_events("password_change_locked")) == 1
     assert login_status(client, user_login.user.username, TEST_PASSWORD) == 429
     assert client.get("/api/auth/me", headers=user_login.headers).status_code == 200
-    assert events("password_changed") == []
+    assert audit_events("password_changed") == []
 
 
 def test_failed_logins_count_against_the_change_too(
@@ -150,7 +141,7 @@ def test_failed_logins_count_against_the_change_too(
     locked = change(client, user_login.headers, TEST_PASSWORD, NEW_PASSWORD)
 
     assert_error(locked, 429, "login_locked")
-    assert events("password_changed") == []
+    assert audit_events("password_changed") == []
 
 
 @pytest.mark.parametrize(
