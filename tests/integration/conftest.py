@@ -9,6 +9,7 @@ are deleted after it. Redis tests use logical database 15, flushed around each t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for eve
     worker_env,
 )
 from tests.pg import migrated_schema
+from tests.procs import LoopbackServer
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 pytestmark = pytest.mark.integration
@@ -75,6 +77,16 @@ def _hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardhatN
     node.stop()
 
 
+@contextmanager
+def _kept_running(server: LoopbackServer) -> Iterator[None]:
+    """Around a test: a session server running, restarted (same port) if the test stopped it."""
+    if not server.running:
+        server.start(port=server.port)
+    yield
+    if not server.running:
+        server.start(port=server.port)
+
+
 @pytest.fixture
 def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
     """The session's Hardhat node, running; restarted (same port) if a test stopped it.
@@ -82,8 +94,5 @@ def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
     Chain state carries over between tests; a test that needs a pristine chain (block 0)
     calls ``hardhat.restart()`` first.
     """
-    if not _hardhat_node.running:
-        _hardhat_node.start(port=_hardhat_node.port)
-    yield _hardhat_node
-    if not _hardhat_node.running:
-        _hardhat_node.start(port=_hardhat_node.port)
+    with _kept_running(_hardhat_node):
+        yield _hardhat_node
