@@ -3,7 +3,8 @@
 Each test session migrates a private schema of the `test` database (so parallel runs and
 other users of that database are left alone) and drops it at the end; every test's rows
 are deleted after it. Redis tests use logical database 15, flushed around each test.
-`hardhat` is a real Ethereum JSON-RPC dev node (Hardhat v2, tools/chain; see tests/chain.py).
+`hardhat` is a real Ethereum JSON-RPC dev node (Hardhat v2, tools/chain; see tests/chain.py),
+`ipfs_daemon` a real IPFS HTTP RPC API (js-ipfs, tools/ipfs; see tests/ipfs_node.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for eve
     worker,
     worker_env,
 )
+from tests.ipfs_node import JsIpfsDaemon
 from tests.pg import migrated_schema
 from tests.procs import LoopbackServer
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
@@ -96,3 +98,20 @@ def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
     """
     with _kept_running(_hardhat_node):
         yield _hardhat_node
+
+
+@pytest.fixture(scope="session")
+def _ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsDaemon]:
+    """One js-ipfs daemon for the session (starting one takes a few seconds)."""
+    daemon = JsIpfsDaemon(tmp_path_factory.mktemp("jsipfs"))
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def ipfs_daemon(_ipfs_daemon: JsIpfsDaemon) -> Iterator[JsIpfsDaemon]:
+    """The session's js-ipfs daemon, running; restarted (same port, same repository) if a
+    test stopped it. Content added by one test stays for the next."""
+    with _kept_running(_ipfs_daemon):
+        yield _ipfs_daemon
