@@ -40,7 +40,7 @@ def kubo(ipfs_daemon: JsIpfsDaemon) -> KuboBlockStore:
 
 
 def _rpc(daemon: JsIpfsDaemon, command: str, **params: str) -> requests.Response:
-    """A raw RPC call, for what the backend does not offer (pin/ls, pin/rm, a directory)."""
+    """A raw RPC call, for what the backend does not offer (pin/ls, pin/rm)."""
     response = requests.post(f"{daemon.url}/api/v0/{command}", params=params, timeout=10)
     response.raise_for_status()
     return response
