@@ -256,7 +256,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "CLEANUP_BATCH_SIZE": _int(env, "CLEANUP_BATCH_SIZE", 1000, 1),
         # --- IPFS content store for large audit payloads (app.services.audit.ipfs) ---
         # local: content-addressed blocks under IPFS_BLOCKSTORE_DIR; kubo: a Kubo daemon's
-        # HTTP RPC API at IPFS_API_URL, each call bounded by IPFS_API_TIMEOUT_SECONDS.
+        # HTTP RPC API at IPFS_API_URL, each call bounded by IPFS_API_TIMEOUT_SECONDS (tested
+        # against js-ipfs's daemon, which serves the same API; not against Kubo itself).
         "IPFS_BACKEND": _choice(env, "IPFS_BACKEND", "local", ("local", "kubo")),
         "IPFS_BLOCKSTORE_DIR": _str(env, "IPFS_BLOCKSTORE_DIR", str(INSTANCE_DIR / "ipfs-blocks")),
         "IPFS_API_URL": _str(env, "IPFS_API_URL", "http://127.0.0.1:5001"),

@@ -3,12 +3,14 @@
 Each test session migrates a private schema of the `test` database (so parallel runs and
 other users of that database are left alone) and drops it at the end; every test's rows
 are deleted after it. Redis tests use logical database 15, flushed around each test.
-`hardhat` is a real Ethereum JSON-RPC dev node (Hardhat v2, tools/chain; see tests/chain.py).
+`hardhat` is a real Ethereum JSON-RPC dev node (Hardhat v2, tools/chain; see tests/chain.py),
+`ipfs_daemon` a real IPFS HTTP RPC API (js-ipfs, tools/ipfs; see tests/ipfs_node.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,9 @@ from tests.integration.celery_fixtures import (  # noqa: F401  (fixtures for eve
     worker,
     worker_env,
 )
+from tests.ipfs_node import JsIpfsDaemon
 from tests.pg import migrated_schema
+from tests.procs import LoopbackServer
 from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 pytestmark = pytest.mark.integration
@@ -75,6 +79,16 @@ def _hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardhatN
     node.stop()
 
 
+@contextmanager
+def _kept_running(server: LoopbackServer) -> Iterator[None]:
+    """Around a test: a session server running, restarted (same port) if the test stopped it."""
+    if not server.running:
+        server.start(port=server.port)
+    yield
+    if not server.running:
+        server.start(port=server.port)
+
+
 @pytest.fixture
 def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
     """The session's Hardhat node, running; restarted (same port) if a test stopped it.
@@ -82,8 +96,22 @@ def hardhat(_hardhat_node: HardhatNode) -> Iterator[HardhatNode]:
     Chain state carries over between tests; a test that needs a pristine chain (block 0)
     calls ``hardhat.restart()`` first.
     """
-    if not _hardhat_node.running:
-        _hardhat_node.start(port=_hardhat_node.port)
-    yield _hardhat_node
-    if not _hardhat_node.running:
-        _hardhat_node.start(port=_hardhat_node.port)
+    with _kept_running(_hardhat_node):
+        yield _hardhat_node
+
+
+@pytest.fixture(scope="session")
+def _ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsDaemon]:
+    """One js-ipfs daemon for the session (starting one takes a few seconds)."""
+    daemon = JsIpfsDaemon(tmp_path_factory.mktemp("jsipfs"))
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def ipfs_daemon(_ipfs_daemon: JsIpfsDaemon) -> Iterator[JsIpfsDaemon]:
+    """The session's js-ipfs daemon, running; restarted (same port, same repository) if a
+    test stopped it. Content added by one test stays for the next."""
+    with _kept_running(_ipfs_daemon):
+        yield _ipfs_daemon

@@ -169,7 +169,7 @@ def test_cli_bad_input_exits_non_zero_with_a_message(
     assert message in result.output
 
 
-# --- Kubo over HTTP RPC, against a fake server (no Kubo daemon on this machine) --------------
+# --- Kubo over HTTP RPC, against a fake server (the real API: tests/integration) -----------
 
 
 @dataclass
@@ -215,6 +215,10 @@ def kubo() -> Iterator[FakeKubo]:
     server.server_close()
 
 
+def _error(message: str) -> bytes:
+    return json.dumps({"Message": message, "Code": 0, "Type": "error"}).encode()
+
+
 def _added(cid: str) -> bytes:
     return json.dumps({"Name": "data", "Hash": cid, "Size": "1"}).encode() + b"\n"
 
@@ -237,9 +241,11 @@ def test_kubo_add_posts_the_file_with_explicit_import_settings(
         "hash": "sha2-256",
         "pin": "true",
         "timeout": "5s",
+        **({"cid-base": "base32"} if cid_version else {}),
     }
     assert str(request["content_type"]).startswith("multipart/form-data")
-    assert data in request["body"]  # type: ignore[operator]
+    # js-ipfs refuses a file part without a Content-Type (tests/integration/test_ipfs_kubo.py).
+    assert b"Content-Type: application/octet-stream\r\n\r\n" + data in request["body"]  # type: ignore[operator]
 
 
 def test_kubo_add_refuses_a_cid_other_than_ours(kubo: FakeKubo) -> None:
@@ -268,17 +274,26 @@ def test_kubo_cat_and_pin_send_the_cid_and_check_the_content(kubo: FakeKubo) -> 
 def test_kubo_errors_are_told_apart(kubo: FakeKubo) -> None:
     store = KuboBlockStore(kubo.url)
     cid = str(build_file(b"x").root)
-    kubo.replies += [
-        (500, b'{"Message": "context deadline exceeded", "Code": 0, "Type": "error"}'),
-        (500, b'{"Message": "repo lock held", "Code": 0, "Type": "error"}'),
+    absent = [
+        "context deadline exceeded",  # Kubo, its timeout run out
+        "block was not found locally (offline)",  # Kubo --offline
+        "Failed to cat file: request timed out",  # js-ipfs, its timeout run out
     ]
-    with pytest.raises(BlockNotFound, match=cid):
+    kubo.replies += [(500, _error(message)) for message in absent]
+    kubo.replies += [
+        (500, _error("Failed to cat file: this dag node is a directory")),
+        (500, _error("repo lock held")),
+    ]
+    for _ in absent:
+        with pytest.raises(BlockNotFound, match=cid):
+            store.cat(cid)
+    with pytest.raises(NotAFile, match=f"{cid} is a UnixFS directory"):
         store.cat(cid)
     with pytest.raises(IPFSUnavailable, match="repo lock held"):
         store.cat(cid)
     with pytest.raises(InvalidCID):
         store.cat("nope")
-    assert len(kubo.requests) == 2
+    assert len(kubo.requests) == 5
 
 
 def test_kubo_unreachable_is_ipfs_unavailable() -> None:

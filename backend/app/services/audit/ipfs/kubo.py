@@ -4,6 +4,10 @@ Plain `requests` calls: `ipfshttpclient` has not been released since 2021 and re
 versions of current Kubo daemons. The import parameters are sent explicitly so a daemon
 whose Import.* config differs cannot silently produce other CIDs; each CID Kubo returns
 is checked against the one computed here.
+
+Tested against js-ipfs's daemon, which serves the same API (no Kubo binary can be installed
+on the test machines; tests/integration/test_ipfs_kubo.py). Where the two differ (the base
+of a CIDv1, a file part without Content-Type, the wording of errors) both are handled.
 """
 
 from __future__ import annotations
@@ -14,9 +18,19 @@ from typing import Any
 import requests
 
 from app.services.audit.ipfs.cid import CID
-from app.services.audit.ipfs.errors import BlockNotFound, CorruptBlock, IPFSUnavailable
+from app.services.audit.ipfs.errors import (
+    BlockNotFound,
+    CorruptBlock,
+    IPFSUnavailable,
+    NotAFile,
+)
 from app.services.audit.ipfs.local import as_cid
 from app.services.audit.ipfs.unixfs import CHUNK_SIZE, build_file
+
+# How a daemon says it has no such content: Kubo offline ("block was not found locally"),
+# Kubo when its --timeout ran out searching ("context deadline exceeded"), js-ipfs when its
+# timeout did ("request timed out").
+_NOT_FOUND_REASONS = ("not found", "deadline exceeded", "timed out")
 
 
 class KuboBlockStore:
@@ -37,22 +51,31 @@ class KuboBlockStore:
             raise IPFSUnavailable(f"Kubo RPC {url} unreachable: {exc}") from exc
         if response.status_code != 200:
             message = _error_message(response)
-            if "not found" in message or "deadline exceeded" in message:
+            if any(reason in message for reason in _NOT_FOUND_REASONS):
                 raise BlockNotFound(f"Kubo has no content for {params.get('arg')}: {message}")
+            if "is a directory" in message:
+                raise NotAFile(f"{params.get('arg')} is a UnixFS directory, not a file: {message}")
             raise IPFSUnavailable(f"Kubo RPC {command} failed ({response.status_code}): {message}")
         return response
 
     def add(self, data: bytes, cid_version: int = 0) -> str:
         """Add and pin ``data``; return its CID, which must equal the locally computed one."""
         expected = str(build_file(data, cid_version).root)
-        params = {
+        params: dict[str, Any] = {
             "cid-version": cid_version,
             "raw-leaves": "true" if cid_version == 1 else "false",
             "chunker": f"size-{CHUNK_SIZE}",
             "hash": "sha2-256",
             "pin": "true",
         }
-        response = self._post("add", params, files={"file": ("data", data)})
+        if cid_version == 1:
+            # Kubo prints CIDv1 in base32 by default, js-ipfs in base58btc; CIDv0 has one
+            # form only (js-ipfs refuses a base for it).
+            params["cid-base"] = "base32"
+        # The part's Content-Type marks it a file; Kubo's own client sends it, js-ipfs
+        # refuses a part without one.
+        file_part = ("data", data, "application/octet-stream")
+        response = self._post("add", params, files={"file": file_part})
         # One JSON object per line (progress, then the file); the last names the file.
         lines = [line for line in response.text.splitlines() if line.strip()]
         try:
