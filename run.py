@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, object] = {"REALTIME_SERVER": True}
     embedded = None
     if args.standalone:
-        from app.standalone import (
+        from app.standalone.children import (
             standalone_settings,
             start_embedded_chain,
             start_embedded_redis,
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config)
 
     if args.standalone:
-        from app.standalone import BANNER, prepare
+        from app.standalone.banner import BANNER
+        from app.standalone.bootstrap import prepare
 
         print(
             BANNER.format(
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     if args.standalone:
-        from app.standalone import start_background_jobs
+        from app.standalone.supervisor import start_background_jobs
 
         start_background_jobs(config["CELERY_BEAT_SCHEDULE_FILE"])
     start_maintenance(app, socketio)

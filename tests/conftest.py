@@ -24,7 +24,7 @@ from app.config import load_config
 from app.extensions import db
 from app.models import User
 from app.services.passwords import hash_password
-from app.standalone import (
+from app.standalone.children import (
     EmbeddedChain,
     EmbeddedProcess,
     standalone_settings,

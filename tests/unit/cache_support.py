@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 
 from app.services.cache_service import cache_service
-from app.standalone import EmbeddedProcess
+from app.standalone.children import EmbeddedProcess
 
 CACHE_DB = 4
 

@@ -15,7 +15,7 @@ from flask import Flask
 
 from app.redis_client import client_for
 from app.services.cache_service import CacheService, cache_service
-from app.standalone import EmbeddedProcess
+from app.standalone.children import EmbeddedProcess
 from tests.conftest import test_config
 from tests.unit.cache_support import CACHE_DB, cache_config, emptied_cache, free_port, wait_until
 

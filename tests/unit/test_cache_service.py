@@ -27,7 +27,7 @@ from app.services.cache_service import (
     ValueTooLarge,
     cache_service,
 )
-from app.standalone import EmbeddedProcess
+from app.standalone.children import EmbeddedProcess
 from tests.conftest import SignedIn
 from tests.unit.cache_support import cache_config, emptied_cache
 

@@ -13,7 +13,7 @@ import redis
 
 from app.config import load_config
 from app.realtime.server import RedisQueueManager, socketio_options
-from app.standalone import EmbeddedProcess
+from app.standalone.children import EmbeddedProcess
 
 
 def test_a_redis_queue_gets_the_bounded_blocking_manager() -> None:

@@ -1,6 +1,6 @@
 """The standalone mode's Redis stand-in, run as its own process:
 
-    python -m app.embedded_redis --port PORT
+    python -m app.standalone.embedded_redis --port PORT
 
 fakeredis's TCP server pushes pub/sub messages from its connection threads; inside a
 monkey-patched (eventlet/gevent) web process those threads never get to run while the

@@ -1,48 +1,17 @@
-"""Standalone mode: the whole platform on one machine with no external service.
-
-The web process starts a Redis stand-in (fakeredis's TCP server on a free loopback port,
-in a child process: see app.embedded_redis) that it and its worker and beat children use
-as cache, broker, result backend and Socket.IO queue, exactly as they would a real Redis;
-and an Ethereum chain (web3's EthereumTesterProvider served over JSON-RPC by another child,
-app.embedded_chain) on which audit batches are anchored with a key made for this run.
-"""
+"""The child processes that stand in for external services, and the settings they imply."""
 
 from __future__ import annotations
 
 import atexit
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
-from flask import Flask
-from flask_migrate import upgrade
-
-from app.celery_app import QUEUES
-from app.config import REPO_ROOT
-from app.extensions import db
-from app.models import User
-from app.services.user_service import create_user
-
-BANNER = """\
-==============================================================================
- Zero Trust AI platform - STANDALONE MODE (single machine, for trying it out)
- Database: {database}
- Redis:    embedded stand-in at {redis_url} (data lives as long as this process)
- Chain:    in-process Ethereum test chain at {chain_url}; it does NOT outlive this
-           process: audit batches are anchored again on the next start's chain
- For real services (PostgreSQL, Redis, RabbitMQ) run `python run.py` with the
- settings of .env.example; see README "Services mode".
-=============================================================================="""
-
 
 EMBEDDED_REDIS_START_SECONDS = 30
 EMBEDDED_CHAIN_START_SECONDS = 60
@@ -74,7 +43,7 @@ def _free_port() -> int:
 def start_embedded_redis() -> EmbeddedProcess:
     """Start the Redis stand-in process and wait until it accepts connections."""
     port = _free_port()
-    command = [sys.executable, "-m", "app.embedded_redis", "--port", str(port)]
+    command = [sys.executable, "-m", "app.standalone.embedded_redis", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (fixed argv)
     embedded = EmbeddedProcess(process=process, url=f"redis://127.0.0.1:{port}")
     atexit.register(embedded.stop)
@@ -102,7 +71,13 @@ def start_embedded_chain() -> EmbeddedChain:
     from app.services.audit.chain import signer_address
 
     private_key = "0x" + secrets.token_hex(32)
-    command = [sys.executable, "-m", "app.embedded_chain", "--fund", signer_address(private_key)]
+    command = [
+        sys.executable,
+        "-m",
+        "app.standalone.embedded_chain",
+        "--fund",
+        signer_address(private_key),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE)  # noqa: S603 (fixed argv)
     assert process.stdout is not None
     ready = threading.Event()
@@ -151,59 +126,3 @@ def standalone_settings(redis_url: str, chain: EmbeddedChain | None = None) -> d
             }
         )
     return settings
-
-
-def start_background_jobs(schedule_file: str) -> list[subprocess.Popen[bytes]]:
-    """A Celery worker and beat as child processes on the embedded broker.
-
-    They inherit the standalone settings through the environment and stop with this process.
-    """
-    celery = [sys.executable, "-m", "celery", "-A", "celery_config.celery_app"]
-    queues = ",".join(QUEUES)
-    commands = [
-        [*celery, "worker", "-l", "warning", "-c", "1", "-E", "-Q", queues],
-        [*celery, "beat", "-l", "warning", "--schedule", schedule_file],
-    ]
-    # Fixed argument lists of this interpreter; no shell, nothing from outside.
-    children = [subprocess.Popen(command, cwd=REPO_ROOT) for command in commands]  # noqa: S603
-
-    def stop() -> None:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-    atexit.register(stop)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(signum)
-
-        def handler(received: int, frame: Any, previous: Any = previous) -> None:
-            stop()
-            if callable(previous):
-                previous(received, frame)
-            else:
-                raise SystemExit(128 + received)
-
-        signal.signal(signum, handler)
-    return children
-
-
-def prepare(app: Flask) -> str | None:
-    """Migrate the SQLite database and create the first admin if there is none.
-
-    Returns the new admin's one-time password, or None when an admin already exists.
-    """
-    database = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    with app.app_context():
-        upgrade()
-        if db.session.scalar(sa.select(User.id).where(User.role == "admin").limit(1)):
-            return None
-        password = secrets.token_urlsafe(16)
-        create_user(app.config["STANDALONE_ADMIN_USERNAME"], password, role="admin")
-        return password

@@ -5,7 +5,7 @@ standalone mode see the same chain through ETH_RPC_URL exactly as they would a r
 It keeps nothing on disk: when this process ends, the chain is gone (standalone sets
 ETH_CHAIN_EPHEMERAL, so batches anchored on it are anchored again on the next chain).
 
-    python -m app.embedded_chain --port 8545 --fund 0xADDRESS
+    python -m app.standalone.embedded_chain --port 8545 --fund 0xADDRESS
 
 prints ``embedded chain ready on http://127.0.0.1:PORT chain_id=N`` once it serves.
 """
