@@ -13,6 +13,7 @@ from app.errors import AppError
 from app.ipfs_cli import register_ipfs_cli
 from app.schemas.users import CreateUserRequest
 from app.services import demo_data, user_service
+from app.standalone.cli import register_standalone_cli
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -63,6 +64,7 @@ def _account_options(func):  # type: ignore[no-untyped-def]
 def register_cli(app: Flask) -> None:
     register_ipfs_cli(app)
     register_audit_cli(app)
+    register_standalone_cli(app)
 
     @app.cli.command("create-admin")
     @_account_options
