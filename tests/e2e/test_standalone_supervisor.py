@@ -48,7 +48,7 @@ def kill_child(platform: Standalone, name: str) -> tuple[int, float]:
 
     def back() -> int | None:
         new = platform.state()["children"][name]
-        restarted = new != pid and f"the {name} is back (pid {new})" in platform.output()
+        restarted = new != pid and f"the {name} was restarted (pid {new})" in platform.output()
         return new if restarted else None
 
     return wait_for(back, 90, f"the {name} to be restarted"), killed_at

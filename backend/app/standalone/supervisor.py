@@ -172,7 +172,7 @@ class Supervisor:
             say(f"{exc}")
             child.clear_group()  # counted as one more death on the next round
             return
-        say(f"the {child.name} is back (pid {child.pid})")
+        say(f"the {child.name} was restarted (pid {child.pid})")
         self._on_restart()
 
     def stop_all(self) -> None:
