@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from app.celery_app import QUEUES
 from app.config import REPO_ROOT
 
-REDIS_READY_SECONDS = 30.0
+READY_SECONDS = 30.0
 CHAIN_READY_SECONDS = 60.0
 STOP_SECONDS = 10.0
 POLL_SECONDS = 0.05
@@ -71,7 +71,7 @@ class ChildProcess:
         *,
         port: int | None = None,
         url: str | None = None,
-        ready_seconds: float = REDIS_READY_SECONDS,
+        ready_seconds: float = READY_SECONDS,
         quiet: bool = False,
     ) -> None:
         self.name = name
@@ -167,7 +167,10 @@ class EmbeddedChain(ChildProcess):
     ) -> None:
         # The chain listens only once the signer is funded.
         super().wait_ready(sleep, give_up)
-        self.chain_id = int(rpc(self.url, "eth_chainId"), 16)  # type: ignore[arg-type]
+        try:
+            self.chain_id = int(rpc(self.url, "eth_chainId"), 16)  # type: ignore[arg-type]
+        except (OSError, ValueError) as exc:
+            raise ChildFailed(f"the {self.name} does not answer eth_chainId: {exc}") from exc
 
 
 def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:

@@ -4,6 +4,7 @@ and the state file that says how to reach them."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -92,6 +93,9 @@ class StandalonePlatform:
         if self._stopped:
             return
         self._stopped = True
+        # The Socket.IO queue's listener would report as an error that the embedded Redis
+        # goes away, which is what stopping means.
+        logging.getLogger("socketio.server").setLevel(logging.CRITICAL)
         self.supervisor.stop_all()
         if self.state_file is not None:
             remove_state(self.state_file, os.getpid())

@@ -78,7 +78,7 @@ class Supervisor:
         self.services = services
         self.jobs: list[ChildProcess] = []
         self._budget = budget
-        self._budgets = {id(child): budget() for child in services}
+        self._budgets = {child: budget() for child in services}
         self._on_restart = on_restart
         self._sleep: Sleep = time.sleep  # green once monkey-patched; run() takes the loop's
         self.stop_reason: str | None = None
@@ -112,7 +112,7 @@ class Supervisor:
     def start_jobs(self, jobs: list[ChildProcess]) -> None:
         for child in jobs:
             child.start()
-            self._budgets[id(child)] = self._budget()
+            self._budgets[child] = self._budget()
         self.jobs.extend(jobs)
 
     def run(self, serve: Callable[[], None], spawn: Callable[..., Any], sleep: Sleep) -> int:
@@ -134,19 +134,19 @@ class Supervisor:
             self.stop_reason, self._exit_status = reason, 1
 
     def _watch(self) -> int:
-        restart_at: dict[int, float] = {}
+        restart_at: dict[ChildProcess, float] = {}
         while self.stop_reason is None:
             now = time.monotonic()
             for child in self.children:
-                if id(child) in restart_at:
-                    if now >= restart_at[id(child)]:
-                        del restart_at[id(child)]
+                if child in restart_at:
+                    if now >= restart_at[child]:
+                        del restart_at[child]
                         self._restart(child)
                     continue
                 status = child.exit_status()
                 if status is None:
                     continue
-                budget = self._budgets[id(child)]
+                budget = self._budgets[child]
                 delay = budget.delay_after_death(now)
                 if delay is None:
                     say(
@@ -158,7 +158,7 @@ class Supervisor:
                     f"the {child.name} (pid {child.pid}) exited with {describe_exit(status)}; "
                     f"restarting it in {delay:g} s"
                 )
-                restart_at[id(child)] = now + delay
+                restart_at[child] = now + delay
             self._sleep(WATCH_SECONDS)
         say(f"{self.stop_reason}; stopping the children")
         return self._exit_status
