@@ -94,7 +94,7 @@ class Supervisor:
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Runs in the event loop's hub: take note, never wait.
+        # May run inside the event loop's hub: take note, never wait.
         if self.stop_reason is None:
             self.stop_reason = f"{signal.Signals(signum).name} received"
         else:
@@ -131,7 +131,8 @@ class Supervisor:
         except Exception as exc:
             reason = f"the web server stopped: {type(exc).__name__}: {exc}"
         if self.stop_reason is None:
-            self.stop_reason, self._exit_status = reason, 1
+            self._exit_status = 1  # before the reason, which the watching loop acts on
+            self.stop_reason = reason
 
     def _watch(self) -> int:
         restart_at: dict[ChildProcess, float] = {}
