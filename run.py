@@ -13,6 +13,12 @@ import argparse
 import os
 import resource
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from app.standalone.platform import StandalonePlatform
 
 LISTEN_BACKLOG = 2048
 
@@ -99,54 +105,47 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     _monkey_patch(async_mode)
+    if not args.standalone:
+        return _run(args, async_mode, None)
 
+    from app.standalone.children import ChildFailed
+    from app.standalone.platform import StandalonePlatform
+
+    platform = StandalonePlatform()
+    try:
+        try:
+            platform.start_services()
+        except ChildFailed as exc:
+            if platform.stopping:
+                return 0
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 1
+        # The app and the children (worker, beat) find the embedded services in the environment.
+        os.environ.update(platform.settings())
+        return _run(args, async_mode, platform)
+    finally:
+        platform.stop()
+
+
+def _run(args: argparse.Namespace, async_mode: str, platform: StandalonePlatform | None) -> int:
     from app import create_app
-    from app.config import load_config
+    from app.config import ConfigError, load_config
     from app.extensions import socketio
     from app.realtime.lifecycle import start_maintenance
     from app.services.dependency_health import unreachable_required_service
 
-    overrides: dict[str, object] = {"REALTIME_SERVER": True}
-    embedded = None
-    if args.standalone:
-        from app.standalone import (
-            standalone_settings,
-            start_embedded_chain,
-            start_embedded_redis,
-        )
-
-        embedded = start_embedded_redis()
-        chain = start_embedded_chain()
-        settings = standalone_settings(embedded.url, chain)
-        # Child processes (workers, beat) inherit the embedded services' addresses.
-        os.environ.update({k: str(v) for k, v in settings.items()})
     try:
         config = load_config()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    config.update(overrides)
+    config.update(REALTIME_SERVER=True)
     host = args.host or config["HOST"]
     port = args.port or config["PORT"]
     app = create_app(config)
 
-    if args.standalone:
-        from app.standalone import BANNER, prepare
-
-        print(
-            BANNER.format(
-                database=config["SQLALCHEMY_DATABASE_URI"],
-                redis_url=embedded.url,
-                chain_url=chain.url,
-            )
-        )
-        admin_password = prepare(app)
-        if admin_password:
-            print(
-                f"First start: created admin {config['STANDALONE_ADMIN_USERNAME']!r} with password "
-                f"{admin_password}\n(shown once; change it or create your own admin with "
-                "`flask create-admin`)"
-            )
+    if platform is not None:
+        _start_standalone(app, config, platform, f"http://{host}:{port}")
     else:
         with app.app_context():
             problem = unreachable_required_service()
@@ -154,15 +153,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {problem}", file=sys.stderr)
             return 1
 
-    if args.standalone:
-        from app.standalone import start_background_jobs
-
-        start_background_jobs(config["CELERY_BEAT_SCHEDULE_FILE"])
     start_maintenance(app, socketio)
     print(f"Serving on http://{host}:{port}  (API health: http://{host}:{port}/api/health)")
     sys.stdout.flush()
-    _serve(app, host, port, async_mode, config["WS_MAX_CONNECTIONS"])
-    return 0
+
+    def serve() -> None:
+        _serve(app, host, port, async_mode, config["WS_MAX_CONNECTIONS"])
+
+    if platform is None:
+        serve()
+        return 0
+    return platform.run(serve, socketio.start_background_task, socketio.sleep)
+
+
+def _start_standalone(
+    app: Flask, config: dict[str, Any], platform: StandalonePlatform, web_url: str
+) -> None:
+    """Banner, database, first admin, then the worker and beat."""
+    from app.standalone.banner import banner
+    from app.standalone.bootstrap import prepare
+
+    platform.describe(web_url, config)
+    print(banner(platform.state()))
+    admin_password = prepare(app)
+    if admin_password:
+        print(
+            f"First start: created admin {config['STANDALONE_ADMIN_USERNAME']!r} with password "
+            f"{admin_password}\n(shown once; change it or create your own admin with "
+            "`flask create-admin`)"
+        )
+    platform.start_jobs(config["CELERY_BEAT_SCHEDULE_FILE"])
 
 
 if __name__ == "__main__":

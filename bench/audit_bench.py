@@ -66,7 +66,7 @@ from app.services.audit.ipfs.local import LocalBlockStore  # noqa: E402
 from app.services.audit.merkle import leaf_hash, root_from_inclusion  # noqa: E402
 from app.services.audit.proof import build_proof, parse_proof, verify_proof  # noqa: E402
 from app.services.audit.verify import verify_range  # noqa: E402
-from app.standalone import start_embedded_chain  # noqa: E402
+from app.standalone.children import start_embedded_chain  # noqa: E402
 from tests.chain import HARDHAT_CHAIN_ID, HARDHAT_SIGNER_KEY, HardhatNode  # noqa: E402
 from tests.conftest import test_config  # noqa: E402
 from tests.pg import migrated_schema  # noqa: E402

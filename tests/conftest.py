@@ -24,9 +24,9 @@ from app.config import load_config
 from app.extensions import db
 from app.models import User
 from app.services.passwords import hash_password
-from app.standalone import (
+from app.standalone.children import (
+    ChildProcess,
     EmbeddedChain,
-    EmbeddedProcess,
     standalone_settings,
     start_embedded_chain,
     start_embedded_redis,
@@ -53,14 +53,14 @@ test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 
 
 @pytest.fixture(scope="session")
-def embedded_redis() -> Iterator[EmbeddedProcess]:
+def embedded_redis() -> Iterator[ChildProcess]:
     server = start_embedded_redis()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedProcess) -> str:
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis: ChildProcess) -> str:
     """One migrated SQLite database for the unit test session."""
     from flask_migrate import upgrade
 
@@ -86,7 +86,7 @@ def embedded_chain() -> Iterator[EmbeddedChain]:
 
 
 @pytest.fixture
-def base_config(sqlite_url: str, embedded_redis: EmbeddedProcess, ipfs_dir: Path) -> dict[str, Any]:
+def base_config(sqlite_url: str, embedded_redis: ChildProcess, ipfs_dir: Path) -> dict[str, Any]:
     return test_config(
         APP_MODE="standalone",
         SQLALCHEMY_DATABASE_URI=sqlite_url,

@@ -41,12 +41,14 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, poll: flo
 class Process:
     """A child process in its own process group, its output in a log file."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], log_path: Path, cwd: Path = REPO_ROOT
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.popen = subprocess.Popen(
             args,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env={**env, "PYTHONUNBUFFERED": "1"},
             stdout=self._log,
             stderr=subprocess.STDOUT,

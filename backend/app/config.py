@@ -328,6 +328,10 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "HOST": _str(env, "HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000, 1),
         "STANDALONE_ADMIN_USERNAME": _str(env, "STANDALONE_ADMIN_USERNAME", "admin"),
+        # Where a running standalone platform says how to reach it (flask standalone-info).
+        "STANDALONE_STATE_FILE": _str(
+            env, "STANDALONE_STATE_FILE", str(INSTANCE_DIR / "standalone.json")
+        ),
         # Whether this process serves Socket.IO (set by run.py); others only emit.
         "REALTIME_SERVER": False,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,

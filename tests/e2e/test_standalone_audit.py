@@ -50,6 +50,7 @@ def start(tmp_path: Path, run: str) -> Platform:
         STANDALONE_DATABASE_URL=f"sqlite:///{tmp_path / 'standalone.sqlite3'}",
         CELERY_BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),
         IPFS_BLOCKSTORE_DIR=str(tmp_path / "ipfs"),
+        STANDALONE_STATE_FILE=str(tmp_path / f"standalone-{run}.json"),
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
     )
     port = free_port()

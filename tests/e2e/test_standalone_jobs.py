@@ -45,6 +45,7 @@ def _standalone_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         STANDALONE_DATABASE_URL=f"sqlite:///{tmp_path / 'standalone.sqlite3'}",
         CELERY_BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),
+        STANDALONE_STATE_FILE=str(tmp_path / "standalone.json"),
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
         # The ping probe below samples every 25 ms, above the default 10/s.
         WS_RATE_LIMITS="behavioral_data=20/40,ping=50/50,default=10/20",

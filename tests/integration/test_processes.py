@@ -94,6 +94,7 @@ def start_standalone(tmp_path: Path, processes: list[Process], port: int) -> Pro
         # The test's own SQLite file and beat schedule, not the developer's instance/.
         STANDALONE_DATABASE_URL=f"sqlite:///{tmp_path / 'standalone.sqlite3'}",
         CELERY_BEAT_SCHEDULE_FILE=str(tmp_path / "celerybeat-schedule"),
+        STANDALONE_STATE_FILE=str(tmp_path / "standalone.json"),
     )
     log = tmp_path / f"standalone-{len(processes)}.log"
     process = Process(python("run.py", "--standalone", "--port", str(port)), env, log)

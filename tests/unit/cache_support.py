@@ -10,12 +10,12 @@ import redis
 from flask import Flask
 
 from app.services.cache_service import cache_service
-from app.standalone import EmbeddedProcess
+from app.standalone.children import ChildProcess
 
 CACHE_DB = 4
 
 
-def cache_config(base_config: dict[str, Any], embedded_redis: EmbeddedProcess) -> dict[str, Any]:
+def cache_config(base_config: dict[str, Any], embedded_redis: ChildProcess) -> dict[str, Any]:
     """The unit config with the cache on its own logical database of the embedded server."""
     return {**base_config, "REDIS_URL": f"{embedded_redis.url}/{CACHE_DB}"}
 

@@ -15,14 +15,14 @@ from flask import Flask
 
 from app.redis_client import client_for
 from app.services.cache_service import CacheService, cache_service
-from app.standalone import EmbeddedProcess
+from app.standalone.children import ChildProcess
 from tests.conftest import test_config
 from tests.procs import free_port, wait_for
 from tests.unit.cache_support import CACHE_DB, cache_config, emptied_cache
 
 
 @pytest.fixture
-def base_config(base_config: dict[str, Any], embedded_redis: EmbeddedProcess) -> dict[str, Any]:
+def base_config(base_config: dict[str, Any], embedded_redis: ChildProcess) -> dict[str, Any]:
     return cache_config(base_config, embedded_redis)
 
 
@@ -107,7 +107,7 @@ def test_concurrent_callers_compute_once(raw: redis.Redis, app: Flask) -> None:
 
 
 def test_outside_an_app_context_settings_come_from_the_environment(
-    embedded_redis: EmbeddedProcess, monkeypatch: pytest.MonkeyPatch
+    embedded_redis: ChildProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app import redis_client
 

@@ -27,13 +27,13 @@ from app.services.cache_service import (
     ValueTooLarge,
     cache_service,
 )
-from app.standalone import EmbeddedProcess
+from app.standalone.children import ChildProcess
 from tests.conftest import SignedIn
 from tests.unit.cache_support import cache_config, emptied_cache
 
 
 @pytest.fixture
-def base_config(base_config: dict[str, Any], embedded_redis: EmbeddedProcess) -> dict[str, Any]:
+def base_config(base_config: dict[str, Any], embedded_redis: ChildProcess) -> dict[str, Any]:
     return cache_config(base_config, embedded_redis)
 
 

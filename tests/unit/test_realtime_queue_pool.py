@@ -13,7 +13,7 @@ import redis
 
 from app.config import load_config
 from app.realtime.server import RedisQueueManager, socketio_options
-from app.standalone import EmbeddedProcess
+from app.standalone.children import ChildProcess
 
 
 def test_a_redis_queue_gets_the_bounded_blocking_manager() -> None:
@@ -31,7 +31,7 @@ def test_a_redis_queue_gets_the_bounded_blocking_manager() -> None:
 
 
 def test_more_concurrent_publishers_than_connections_all_publish(
-    embedded_redis: EmbeddedProcess,
+    embedded_redis: ChildProcess,
 ) -> None:
     manager = RedisQueueManager(
         f"{embedded_redis.url}/0", max_connections=2, channel="flask-socketio"
@@ -58,7 +58,7 @@ def test_more_concurrent_publishers_than_connections_all_publish(
     manager.redis.close()
 
 
-def test_a_worker_emits_on_the_configured_channel(embedded_redis: EmbeddedProcess) -> None:
+def test_a_worker_emits_on_the_configured_channel(embedded_redis: ChildProcess) -> None:
     """A process without the server (a Celery worker) publishes where the web processes of
     its own deployment listen, and nowhere else."""
     import json

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import accounts, audit, demo, ipfs
+from app.cli import accounts, audit, demo, ipfs, standalone
 
-_MODULES = (accounts, demo, audit, ipfs)
+_MODULES = (accounts, demo, audit, ipfs, standalone)
 
 
 def register_cli(app: Flask) -> None:

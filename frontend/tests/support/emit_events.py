@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--database-url", required=True, help="its STANDALONE_DATABASE_URL")
     args = parser.parse_args()
 
-    from app.standalone import standalone_settings
+    from app.standalone.children import standalone_settings
 
     os.environ.update({k: str(v) for k, v in standalone_settings(args.redis_url).items()})
     os.environ["STANDALONE_DATABASE_URL"] = args.database_url

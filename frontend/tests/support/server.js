@@ -59,6 +59,7 @@ export async function startServer(env = {}) {
     env: {
       ...process.env,
       STANDALONE_DATABASE_URL: databaseUrl,
+      STANDALONE_STATE_FILE: join(dir, 'standalone.json'),
       SOCKETIO_ASYNC_MODE: 'eventlet',
       WS_MAINTENANCE_INTERVAL_MS: '100',
       PASSWORD_HASH_METHOD: 'pbkdf2:sha256:1000',

@@ -3,9 +3,10 @@
 The chain lives in this one process, so that the web process, the worker and beat of
 standalone mode see the same chain through ETH_RPC_URL exactly as they would a real node.
 It keeps nothing on disk: when this process ends, the chain is gone (standalone sets
-ETH_CHAIN_EPHEMERAL, so batches anchored on it are anchored again on the next chain).
+ETH_CHAIN_EPHEMERAL, so batches anchored on it are anchored again on the next chain). It
+exits when its parent does.
 
-    python -m app.embedded_chain --port 8545 --fund 0xADDRESS
+    python -m app.standalone.embedded_chain --port 8545 --fund 0xADDRESS
 
 prints ``embedded chain ready on http://127.0.0.1:PORT chain_id=N`` once it serves.
 """
@@ -22,6 +23,8 @@ from typing import Any
 
 from web3 import EthereumTesterProvider, Web3
 from web3.datastructures import NamedElementOnion
+
+from app.standalone.lifeline import end_with_parent
 
 FUNDING_WEI = 1000 * 10**18
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fund", action="append", default=[], help="address to give 1000 ETH")
     args = parser.parse_args(argv)
+    end_with_parent()
     chain = Chain()
     for address in args.fund:
         chain.fund(Web3.to_checksum_address(address))
@@ -124,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     port = server.server_address[1]
     print(f"embedded chain ready on http://{args.host}:{port} chain_id={chain.w3.eth.chain_id}")
     sys.stdout.flush()
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
