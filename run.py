@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.config import load_config
     from app.extensions import socketio
     from app.realtime.lifecycle import start_maintenance
-    from app.services.health_service import unreachable_required_service
+    from app.services.dependency_health import unreachable_required_service
 
     overrides: dict[str, object] = {"REALTIME_SERVER": True}
     embedded = None
