@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     _monkey_patch(async_mode)
 
     from app import create_app
-    from app.config import load_config
+    from app.config import load_config, warn_if_development_secrets
     from app.extensions import socketio
     from app.realtime.lifecycle import start_maintenance
     from app.services.dependency_health import unreachable_required_service
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     config.update(overrides)
+    warn_if_development_secrets(config)
     host = args.host or config["HOST"]
     port = args.port or config["PORT"]
     app = create_app(config)
