@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -125,10 +126,13 @@ _PER_TEST_REDIS_KEYS = ("zt:login:*", "zt:audit:refusals:*")
 
 def _clean_redis_counters(app: Flask) -> None:
     client = get_redis_client(app)
-    for pattern in _PER_TEST_REDIS_KEYS:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys:
-            client.delete(*keys)
+    try:
+        for pattern in _PER_TEST_REDIS_KEYS:
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # a test of the platform without Redis
 
 
 def _clean_tables() -> None:
