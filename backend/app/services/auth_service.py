@@ -109,12 +109,21 @@ def _reserve_try(
 
 
 def _checked_password(
-    reservation: login_limits.Reservation, password_hash: str | None, password: str
+    reservation: login_limits.Reservation,
+    password_hash: str | None,
+    password: str,
+    *,
+    familiar: bool,
 ) -> bool:
     """The password check of a counted try; a try that could not be checked (no hashing
-    slot free) gives its count back."""
+    slot free) gives its count back.
+
+    The read transaction ends first, so no pooled database connection is held while the
+    try waits for a hashing slot and hashes: a burst of sign-ins must not starve every
+    other request of connections."""
+    db.session.commit()
     try:
-        return verify_password(password_hash, password)
+        return verify_password(password_hash, password, bounded=not familiar)
     except ServiceUnavailable:
         reservation.release()
         raise
@@ -151,7 +160,8 @@ def login(
         event_type="login_locked",
         message="Too many failed logins. Try again later.",
     )
-    if not _checked_password(reservation, user.password_hash if user else None, password):
+    password_hash = user.password_hash if user else None
+    if not _checked_password(reservation, password_hash, password, familiar=familiar):
         reason = "unknown_user" if user is None else "bad_password"
         _record_attempt(
             "login_failed", username, user, ip_address, False, reason, familiar=familiar
@@ -203,7 +213,7 @@ def check_current_password(user: User, password: str, ip_address: str) -> None:
         event_type="password_change_locked",
         message="Too many failed password attempts. Try again later.",
     )
-    if not _checked_password(reservation, user.password_hash, password):
+    if not _checked_password(reservation, user.password_hash, password, familiar=familiar):
         _record_attempt(
             "password_change_failed",
             user.username,

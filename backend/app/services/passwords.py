@@ -11,7 +11,9 @@ Hashing (scrypt in production) costs about 100 ms of CPU. Under eventlet or geve
 stop every other request of the process for that long, so it runs on the async library's
 OS-thread pool (hashlib releases the GIL), and at most PASSWORD_MAX_CONCURRENT_HASHES run at
 once per process: a caller that waits longer than PASSWORD_HASH_WAIT_MS for a slot is turned
-away with 503 and Retry-After instead of queueing without bound.
+away with 503 and Retry-After instead of queueing without bound. Sign-ins from a device or
+network the account knows skip that queue (their own sign-in budget bounds them), so an
+attack from elsewhere cannot keep the owner out by keeping the slots busy.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
 from flask import current_app
@@ -154,8 +156,12 @@ def hash_password(password: str) -> str:
         return off_event_loop(generate_password_hash, password, method)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    with hashing_slot():
+def verify_password(password_hash: str | None, password: str, *, bounded: bool = True) -> bool:
+    """Whether ``password`` matches (one hash's cost either way, also for no account).
+    ``bounded=False`` skips the concurrency bound: for tries from a source familiar to the
+    account, which an attack from elsewhere must not queue behind (their own sign-in
+    budget bounds them)."""
+    with hashing_slot() if bounded else nullcontext():
         if password_hash is None:
             off_event_loop(check_password_hash, _DUMMY_HASH, password)
             return False
