@@ -4,6 +4,8 @@ change-password. Refusals say why and never repeat the password."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +17,7 @@ from app.errors import ServiceUnavailable, ValidationFailed
 from app.services import passwords
 from app.services.passwords import check_new_password, hashing_slot, verify_password
 from tests.checks import assert_error, assert_unchanged, table_rows
-from tests.conftest import TEST_PASSWORD, SignedIn, app_in_context, make_user
+from tests.conftest import REPO_ROOT, TEST_PASSWORD, SignedIn, app_in_context, make_user
 
 GOOD_PASSPHRASE = "velvet otter climbs granite"
 USERNAME = "margaret.h"
@@ -188,3 +190,49 @@ def test_hashes_beyond_the_bound_are_refused_quickly(base_config: dict[str, obje
 
 def test_outside_an_event_loop_hashing_is_a_plain_call(app: Flask) -> None:
     assert passwords.off_event_loop(threading.get_ident) == threading.get_ident()
+
+
+# Run in a fresh interpreter: the probe monkey-patches, as run.py does, then blocks an OS
+# thread for 0.5 s in off_event_loop while a green thread ticks every 10 ms.
+_LOOP_PROBE = """
+import sys
+mode = sys.argv[1]
+if mode == "eventlet":
+    import eventlet
+    eventlet.monkey_patch()
+    blocking_sleep = eventlet.patcher.original("time").sleep
+    spawn, green_sleep = eventlet.spawn, eventlet.sleep
+else:
+    import gevent
+    from gevent import monkey
+    monkey.patch_all()
+    blocking_sleep = monkey.get_original("time", "sleep")
+    spawn, green_sleep = gevent.spawn, gevent.sleep
+from flask import Flask
+from app.services.passwords import off_event_loop
+ticks = []
+def tick():
+    while True:
+        ticks.append(1)
+        green_sleep(0.01)
+spawn(tick)
+app = Flask("probe")
+app.config["SOCKETIO_ASYNC_MODE"] = mode
+with app.app_context():
+    off_event_loop(blocking_sleep, 0.5)
+print(len(ticks))
+"""
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_under_an_event_loop_hashing_leaves_the_loop_running(mode: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _LOOP_PROBE, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    # A blocking call on the loop itself would let no tick through for 0.5 s.
+    assert int(result.stdout.split()[-1]) >= 10, result.stdout + result.stderr
