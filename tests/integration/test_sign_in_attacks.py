@@ -173,7 +173,7 @@ def test_repeated_refusals_are_recorded_once_and_a_strangers_try_is_not_the_vict
     """Finding 6: an anonymous failed login was recorded with the victim as actor; 1,000
     tries against a locked user wrote 1,000 chained audit events; token refresh and refused
     privileged REST actions were not recorded."""
-    server = start_web()
+    server = start_web(AUDIT_REFUSAL_WINDOW_SECONDS=3600)
     victim = scrypt_user("audit.victim")
     http = requests.Session()
     assert login(server, victim.username, TEST_PASSWORD, OWNER_IP, http=http).status_code == 200
@@ -192,16 +192,20 @@ def test_repeated_refusals_are_recorded_once_and_a_strangers_try_is_not_the_vict
     assert {(e.actor_user_id, e.subject_id, e.ip_address) for e in failed} == {
         (None, victim.username, ATTACKER_IP)
     }
-    [locked] = audit_events("login_locked")
-    assert locked.payload["aggregated"] is True and locked.actor_user_id is None
+    # One event per window (the run may straddle a window boundary), not one per try.
+    locked = audit_events("login_locked")
+    assert 1 <= len(locked) <= 2, len(locked)
+    assert all(e.payload["aggregated"] is True and e.actor_user_id is None for e in locked)
+    assert len(audit_events("login_locked_summary")) == len(locked) - 1
 
     signed = login(server, victim.username, TEST_PASSWORD, OWNER_IP, http=http).json()
     headers = {"Authorization": f"Bearer {signed['access_token']}"}
     for _ in range(25):
         response = http.get(f"{server.url}/api/admin/users", headers=headers, timeout=10)
         assert response.status_code == 403
-    [denied] = audit_events("access_denied")
-    assert denied.actor_user_id == victim.id and denied.payload["endpoint"]
+    denied = audit_events("access_denied")
+    assert 1 <= len(denied) <= 2, len(denied)
+    assert denied[0].actor_user_id == victim.id and denied[0].payload["endpoint"]
     refreshed = http.post(
         f"{server.url}/api/auth/refresh",
         json={"refresh_token": signed["refresh_token"]},

@@ -6,15 +6,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import AuditEvent, LoginAttempt
+from app.services.audit import refusals
 from tests.checks import assert_error
 from tests.conftest import TEST_PASSWORD, SignedIn, app_in_context, make_user
-from tests.procs import free_port, wait_for
+from tests.procs import free_port
+
+
+class FakeClock:
+    """Stands in for the ``time`` module of app.services.audit.refusals."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
 
 OWNER_IP, ATTACKER_IP, NEW_IP = "10.1.0.5", "10.9.9.9", "10.1.0.77"
 DEVICE = "owner-laptop-fingerprint"
@@ -104,32 +117,32 @@ def test_a_strangers_failure_names_the_account_as_subject_not_actor(
 
 
 def test_refusals_are_one_event_per_window_with_a_summary_after(
-    base_config: dict[str, Any],
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app_in_context({**base_config, "AUDIT_REFUSAL_WINDOW_SECONDS": 2}) as app:
-        client = app.test_client()
-        victim = make_user()
-        for _ in range(5):
-            login(client, victim.username, "guess", ATTACKER_IP)
-        for _ in range(30):
-            assert login(client, victim.username, "guess", ATTACKER_IP).status_code == 429
-        [locked] = events("login_locked")
-        assert locked.payload["aggregated"] is True and locked.actor_user_id is None
-        assert locked.subject_id == victim.username and locked.ip_address == ATTACKER_IP
+    clock = FakeClock(300 * 5_000_000 + 1)  # one second into a window
+    monkeypatch.setattr(refusals, "time", clock)
+    victim = make_user()
+    for _ in range(5):
+        login(client, victim.username, "guess", ATTACKER_IP)
+    for _ in range(30):
+        assert login(client, victim.username, "guess", ATTACKER_IP).status_code == 429
+    [locked] = events("login_locked")
+    assert locked.payload["aggregated"] is True and locked.actor_user_id is None
+    assert locked.subject_id == victim.username and locked.ip_address == ATTACKER_IP
+    assert events("login_locked_summary") == []
 
-        def summary() -> AuditEvent | None:
-            login(client, victim.username, "guess", ATTACKER_IP)
-            found = events("login_locked_summary")
-            return found[0] if found else None
-
-        closed = wait_for(summary, 10, "the next refusal window to open", poll=0.5)
-        assert closed.payload["count"] >= 30 and closed.payload["window_seconds"] == 2
-        assert len(events("login_locked")) == 2
+    clock.now += 300  # the next window opens with the next refusal
+    assert login(client, victim.username, "guess", ATTACKER_IP).status_code == 429
+    [summary] = events("login_locked_summary")
+    assert summary.payload["count"] == 30 and summary.payload["window_seconds"] == 300
+    assert summary.subject_id == victim.username and summary.ip_address == ATTACKER_IP
+    assert len(events("login_locked")) == 2
 
 
 def test_refused_privileged_actions_are_audited_once_per_window(
-    client: FlaskClient, user_login: SignedIn
+    client: FlaskClient, user_login: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(refusals, "time", FakeClock(300 * 5_000_000 + 1))
     for _ in range(20):
         response = client.get("/api/admin/users", headers=user_login.headers)
         assert_error(response, 403, "forbidden")
