@@ -86,11 +86,14 @@ def _reserve_try(
     ip_address: str,
     device_fingerprint: str | None,
     *,
+    actor: User | None,
     event_type: str,
     message: str,
 ) -> tuple[login_limits.Reservation, bool]:
     """Count this try against its sign-in budgets before any password is checked; while
-    one is spent, 429 (the refusal audited once per window, see audit.refusals)."""
+    one is spent, 429 (the refusal audited once per window, see audit.refusals). Returns
+    the reservation and whether the source is familiar. ``actor``: the signed-in user
+    making the try, if any."""
     familiar = login_limits.familiar_source(username, user, ip_address, device_fingerprint)
     budgets = login_limits.budgets_for(username, ip_address, familiar)
     try:
@@ -101,7 +104,7 @@ def _reserve_try(
             subject_type="user",
             subject_id=username,
             ip_address=ip_address,
-            actor_user_id=user.id if user and event_type != "login_locked" else None,
+            actor_user_id=actor.id if actor else None,
             payload={"scope": locked.scope, "familiar_source": familiar is not None},
         ):
             db.session.commit()
@@ -157,6 +160,7 @@ def login(
         user,
         ip_address,
         device_fingerprint,
+        actor=None,
         event_type="login_locked",
         message="Too many failed logins. Try again later.",
     )
@@ -210,6 +214,7 @@ def check_current_password(user: User, password: str, ip_address: str) -> None:
         user,
         ip_address,
         None,
+        actor=user,
         event_type="password_change_locked",
         message="Too many failed password attempts. Try again later.",
     )
