@@ -113,6 +113,8 @@ def familiar_source(
 
 @dataclass(frozen=True)
 class Budget:
+    """A Redis counter of failures: at most ``limit`` per fixed window."""
+
     scope: str
     key: str
     limit: int
@@ -120,6 +122,8 @@ class Budget:
 
 
 def budgets_for(username: str, ip_address: str, familiar: str | None) -> list[Budget]:
+    """The budgets one try is counted against: its IP's, and its familiar source's or
+    else the account's unfamiliar one and all unfamiliar sources' (module docstring)."""
     cfg = current_app.config
     window = cfg["LOGIN_FAILURE_WINDOW_SECONDS"]
     per_user = cfg["LOGIN_MAX_FAILURES_PER_USER"]
