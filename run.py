@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, async_mode: str, platform: StandalonePlatform | None) -> int:
     from app import create_app
-    from app.config import ConfigError, load_config
+    from app.config import ConfigError, load_config, warn_if_development_secrets
     from app.extensions import socketio
     from app.realtime.lifecycle import start_maintenance
     from app.services.dependency_health import unreachable_required_service
@@ -140,6 +140,7 @@ def _run(args: argparse.Namespace, async_mode: str, platform: StandalonePlatform
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     config.update(REALTIME_SERVER=True)
+    warn_if_development_secrets(config)
     host = args.host or config["HOST"]
     port = args.port or config["PORT"]
     app = create_app(config)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -23,6 +24,7 @@ from app import create_app
 from app.config import load_config
 from app.extensions import db
 from app.models import User
+from app.redis_client import get_redis_client
 from app.services.passwords import hash_password
 from app.standalone.children import (
     ChildProcess,
@@ -117,6 +119,22 @@ def audit_app(base_config: dict[str, Any], embedded_chain: EmbeddedChain) -> Ite
         yield app
 
 
+# Redis keys of the sign-in budgets and the audit's refusal counts: a test's failed logins
+# (all from 127.0.0.1) must not lock the next test out.
+_PER_TEST_REDIS_KEYS = ("zt:login:*", "zt:audit:refusals:*")
+
+
+def _clean_redis_counters(app: Flask) -> None:
+    client = get_redis_client(app)
+    try:
+        for pattern in _PER_TEST_REDIS_KEYS:
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # a test of the platform without Redis
+
+
 def _clean_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
@@ -133,6 +151,7 @@ def app_in_context(config: dict[str, Any]) -> Iterator[Flask]:
         db.session.remove()
         _clean_tables()
         db.engine.dispose()
+    _clean_redis_counters(app)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from celery.signals import heartbeat_sent, task_postrun, task_prerun, worker_rea
 from flask import Flask, has_app_context
 
 from app.celery_conf import QUEUES, ROUTES, celery_conf
-from app.config import load_config
+from app.config import load_config, warn_if_development_secrets
 from app.redis_client import get_redis_client
 from app.services import job_monitor
 from app.transient_errors import TRANSIENT_ERRORS
@@ -85,7 +85,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
 
 
 def make_celery(config: Mapping[str, Any] | None = None) -> Celery:
-    settings = load_config() if config is None else config
+    if config is None:
+        settings = load_config()
+        warn_if_development_secrets(settings)  # a worker's or beat's own start
+    else:
+        settings = config
     celery = Celery("zero_trust", task_cls=AppTask)
     celery.conf.update(celery_conf(settings), include=list(TASK_MODULES))
     celery.set_default()

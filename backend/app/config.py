@@ -23,13 +23,16 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.secret_rules import (
+    DEV_JWT_SECRET,
+    DEV_SECRET_KEY,
+    PUBLISHED_DEV_KEYS,
+    secret_problem,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = REPO_ROOT / "instance"
 STANDALONE_DATABASE_DEFAULT = f"sqlite:///{INSTANCE_DIR / 'zero_trust.sqlite3'}"
-
-# Development-only secret values. They are refused when APP_ENV=production.
-DEV_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105
-DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
 
 MODES = ("services", "standalone")
 ENVIRONMENTS = ("development", "production", "testing")
@@ -173,7 +176,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
 
     ``overrides`` are applied last (tests and the standalone launcher use them).
     Raises ConfigError naming the setting when one is malformed, and, with
-    ``APP_ENV=production``, when a secret is missing or still a development default.
+    ``APP_ENV=production``, when a secret is missing, published or weak (app.secret_rules).
     """
     env = read_environment() if env is None else env
     mode = _choice(env, "APP_MODE", "services", MODES)
@@ -204,9 +207,20 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "SESSION_IDLE_TIMEOUT_SECONDS": _int(env, "SESSION_IDLE_TIMEOUT_SECONDS", 3600, 60),
         # Werkzeug method string; tests use a cheap one, production keeps scrypt.
         "PASSWORD_HASH_METHOD": _str(env, "PASSWORD_HASH_METHOD", "scrypt"),
+        # Hashes one process runs at once, and how long a caller waits for a free slot.
+        "PASSWORD_MAX_CONCURRENT_HASHES": _int(env, "PASSWORD_MAX_CONCURRENT_HASHES", 2, 1),
+        "PASSWORD_HASH_WAIT_MS": _int(env, "PASSWORD_HASH_WAIT_MS", 1000, 0),
+        # zxcvbn score (0-4) a new password needs (app.services.passwords).
+        "PASSWORD_MIN_STRENGTH": _int(env, "PASSWORD_MIN_STRENGTH", 3, 0),
+        # Sign-in budgets per window (app.services.login_limits, README "Security").
         "LOGIN_MAX_FAILURES_PER_USER": _int(env, "LOGIN_MAX_FAILURES_PER_USER", 5, 1),
         "LOGIN_MAX_FAILURES_PER_IP": _int(env, "LOGIN_MAX_FAILURES_PER_IP", 20, 1),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1),
+        "LOGIN_FAMILIAR_IP_DAYS": _int(env, "LOGIN_FAMILIAR_IP_DAYS", 30, 1),
+        "LOGIN_MAX_UNFAMILIAR_FAILURES": _int(env, "LOGIN_MAX_UNFAMILIAR_FAILURES", 300, 1),
+        "LOGIN_UNFAMILIAR_WINDOW_SECONDS": _int(env, "LOGIN_UNFAMILIAR_WINDOW_SECONDS", 60, 1),
+        # Repeated refusals of one kind, subject and source are one audit event per window.
+        "AUDIT_REFUSAL_WINDOW_SECONDS": _int(env, "AUDIT_REFUSAL_WINDOW_SECONDS", 300, 1),
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url_from(env),
@@ -343,17 +357,6 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
     return config
 
 
-# Signing keys published with development chains (Hardhat's and Anvil's first accounts,
-# derived from their default mnemonic): anyone can spend from them and sign as them.
-PUBLISHED_DEV_KEYS = frozenset(
-    {
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-        "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-        "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    }
-)
-
-
 def _refuse_development_chain_settings(config: dict[str, Any]) -> None:
     key = (config.get("ETH_PRIVATE_KEY") or "").lower().removeprefix("0x")
     if key in PUBLISHED_DEV_KEYS:
@@ -368,21 +371,38 @@ def _refuse_development_chain_settings(config: dict[str, Any]) -> None:
 
 
 def _apply_secret_rules(config: dict[str, Any]) -> None:
-    """Secrets never have a production default: refuse them in production, fill them in dev."""
+    """Secrets never have a production default: refuse weak or published ones in
+    production (app.secret_rules says which), fill in the development ones elsewhere."""
     secrets = {"SECRET_KEY": DEV_SECRET_KEY, "JWT_SECRET_KEY": DEV_JWT_SECRET}
     if config["APP_ENV"] == "production":
-        for name, dev_value in secrets.items():
+        for name in secrets:
             value = config.get(name)
             if not value:
                 raise ConfigError(f"{name} is not set; it is required when APP_ENV=production")
-            if value == dev_value:
-                raise ConfigError(
-                    f"{name} is the development default; set a real secret for production"
-                )
-            if len(value) < 32:
-                raise ConfigError(f"{name} must be at least 32 characters in production")
+            problem = secret_problem(value)
+            if problem:
+                raise ConfigError(f"{name} {problem}; set a real secret for production")
+        if config["SECRET_KEY"] == config["JWT_SECRET_KEY"]:
+            raise ConfigError("JWT_SECRET_KEY must differ from SECRET_KEY in production")
         _refuse_development_chain_settings(config)
         return
     for name, dev_value in secrets.items():
         if not config.get(name):
             config[name] = dev_value
+
+
+def warn_if_development_secrets(config: Mapping[str, Any]) -> None:
+    """Say at start, in one line, that this process signs with a published development
+    secret (anyone can forge its tokens). Called by the entries: run.py and the worker."""
+    published = [
+        name
+        for name, value in (("SECRET_KEY", DEV_SECRET_KEY), ("JWT_SECRET_KEY", DEV_JWT_SECRET))
+        if config.get(name) == value
+    ]
+    if published:
+        print(
+            f"warning: {' and '.join(published)} {'is' if len(published) == 1 else 'are'} the "
+            f"published development default (APP_ENV={config['APP_ENV']}): anyone can forge "
+            "this platform's tokens; set your own (required with APP_ENV=production)",
+            flush=True,
+        )

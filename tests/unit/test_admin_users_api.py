@@ -238,5 +238,9 @@ def test_every_endpoint_is_403_for_a_user_and_401_without_token(
     assert_error(as_user, 403, "forbidden")
     assert_error(anonymous, 401)
     assert_error(forged, 401)
-    assert_unchanged(before)
+    # Nothing changes but the audit trail, which records the refused privileged action.
+    assert_unchanged(before, except_tables=("audit_events",))
     assert count(User) == users_before
+    [denied] = audit_events("access_denied")
+    assert denied.actor_user_id == user_login.user.id
+    assert denied.payload["method"] == method and denied.payload["aggregated"] is True

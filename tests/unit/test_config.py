@@ -3,6 +3,7 @@ and `.env` under the environment."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -19,10 +20,13 @@ from app.config import (
     load_config,
     read_environment,
     redis_url_from,
+    warn_if_development_secrets,
 )
+from app.secret_rules import secret_problem
 
-STRONG = "s" * 40
-STRONG_JWT = "j" * 40
+# Fixed random values (secrets.token_urlsafe(32)): "s" * 40 no longer passes the rules.
+STRONG = "Jf0yq3Vd8rWkz2N_LbXh5sTg9pUeAc7mR1oQi4HvYnE"
+STRONG_JWT = "T6wZ-kP2cNd9xGm4Ra7LsV0bYq3HjEu8Fi1oWtQz5Xe"
 
 
 def test_defaults_are_the_seeds() -> None:
@@ -77,18 +81,28 @@ def test_production_accepts_real_secrets() -> None:
         (None, "not set"),
         ("", "not set"),
         ("   ", "not set"),
-        ("default", "development default"),
         ("short-secret", "at least 32"),
+        (DEV_SECRET_KEY, "published in the code"),
+        (DEV_JWT_SECRET, "published in the code"),
+        (DEV_SECRET_KEY.upper(), "published in the code"),
+        (DEV_JWT_SECRET[::-1], "published in the code"),
+        ("x" + DEV_JWT_SECRET + "x", "published in the code"),
+        (DEV_SECRET_KEY[3:40], "published in the code"),
+        ("changeme" * 4, "published in the code"),
+        ("0x" + sorted(PUBLISHED_DEV_KEYS)[0], "published in the code"),
+        ("a" * 32, "repeats"),
+        ("k3Y!" * 9, "repeats"),
+        ("qwertyuiopasdfghjklzxcvbnm123456", "entropy"),
+        ("abcdefghijklmnopqrstuvwxyz0123456789", "entropy"),
+        ("1111111122222222333333334444444455", "entropy"),
     ],
 )
-def test_production_refuses_missing_default_or_short_secrets(
+def test_production_refuses_missing_published_or_weak_secrets(
     name: str, value: str | None, says: str
 ) -> None:
     env = {"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT}
     if value is None:
         del env[name]
-    elif value == "default":
-        env[name] = DEV_SECRET_KEY if name == "SECRET_KEY" else DEV_JWT_SECRET
     else:
         env[name] = value
     with pytest.raises(ConfigError) as raised:
@@ -96,6 +110,27 @@ def test_production_refuses_missing_default_or_short_secrets(
     message = str(raised.value)
     assert message.startswith(f"{name} ")
     assert says in message
+    assert value is None or not value.strip() or value not in message  # never echoed
+
+
+def test_production_refuses_one_secret_for_both() -> None:
+    with pytest.raises(ConfigError, match="must differ"):
+        load_config({"APP_ENV": "production", "SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG})
+
+
+def test_random_secrets_of_32_bytes_pass() -> None:
+    for _ in range(50):
+        value = secrets.token_urlsafe(32)
+        assert secret_problem(value) is None, value
+        assert secret_problem(secrets.token_hex(32)) is None
+
+
+def test_development_secrets_are_announced_once(capsys: pytest.CaptureFixture[str]) -> None:
+    warn_if_development_secrets(load_config({"APP_ENV": "development"}))
+    [line] = capsys.readouterr().out.splitlines()
+    assert "SECRET_KEY and JWT_SECRET_KEY are the published development default" in line
+    warn_if_development_secrets(load_config({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG_JWT}))
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ def _user_agent() -> str | None:
         400: "Invalid body",
         401: "Invalid credentials",
         403: "Account disabled",
-        429: "Locked after repeated failures (Retry-After)",
+        429: "This source's sign-in budget is spent (Retry-After)",
+        503: "Sign-in budgets unreachable, or too many password checks at once (Retry-After)",
     },
 )
 def login() -> Response:
@@ -105,7 +106,8 @@ def me() -> Response:
         400: "Invalid body, or the new password breaks the rules or equals the current one",
         401: "Not authenticated",
         403: "Wrong current password (counts towards the login lockout)",
-        429: "Locked after repeated failures (Retry-After)",
+        429: "This source's sign-in budget is spent (Retry-After)",
+        503: "Sign-in budgets unreachable, or too many password checks at once (Retry-After)",
     },
 )
 def change_password() -> Response:

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
+from app.services.audit.refusals import record_forbidden
 from app.services.auth_service import Principal, authenticate
 from app.services.user_service import require_admin
 
@@ -24,11 +25,29 @@ def bearer_token() -> str:
     return token.strip()
 
 
+# Refusals whose service records them itself (a wrong current password is a failed try).
+_AUDITED_BY_THE_SERVICE = frozenset({"invalid_credentials"})
+
+
 def login_required(view: F) -> F:
+    """The request's principal from its bearer token; a signed-in user's refused action
+    (Forbidden) is audited here, in one place for every route."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.principal = authenticate(bearer_token())
-        return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        except Forbidden as refused:
+            if refused.code not in _AUDITED_BY_THE_SERVICE:
+                record_forbidden(
+                    g.principal.user.id,
+                    client_ip(),
+                    method=request.method,
+                    endpoint=request.endpoint,
+                    code=refused.code,
+                )
+            raise
 
     wrapper.login_required = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

@@ -52,8 +52,9 @@ class Device(db.Model):
 
 
 class LoginAttempt(CreatedAtMixin, db.Model):
-    """Every login try (and every current password given to change one), counted per
-    username and per IP for lockout."""
+    """Every checked login try (and every current password given to change one): the
+    sign-in history, whose successes make an IP familiar. The lockout itself counts in
+    Redis (app.services.login_limits); tries refused unchecked are not rows."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (

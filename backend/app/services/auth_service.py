@@ -1,12 +1,13 @@
 """Login, lockout, token refresh with rotation, logout, and request authentication.
 
-The lockout also covers the current password given to change one (POST /api/auth/password):
-a wrong one counts like a failed login, so a stolen session is no unlimited password oracle.
+Every password check is counted first against the sign-in budgets (app.services.login_limits:
+the attacker's source is locked out, not the owner's familiar device or network). They also
+cover the current password given to change one (POST /api/auth/password): a wrong one counts
+like a failed login, so a stolen session is no unlimited password oracle.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,16 +17,15 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.database import utcnow
-from app.errors import Forbidden, RateLimited, Unauthorized
+from app.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.extensions import db
 from app.models import Device, LoginAttempt, User, UserSession
-from app.services import notify, tokens
+from app.services import login_limits, notify, tokens
 from app.services.audit.events import record_event
+from app.services.audit.refusals import record_refusal
 from app.services.passwords import verify_password
 from app.services.session_service import end_session, is_idle_expired
 
-# Failed attempts that count towards the lockout.
-FAILURE_REASONS = ("unknown_user", "bad_password", "disabled", "bad_current_password")
 # Touch last_seen_at at most this often, so authenticated reads do not all write.
 _LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -44,46 +44,6 @@ class Principal:
     session: UserSession
 
 
-def _failures_since(column: Any, value: str, since: datetime) -> list[datetime]:
-    return list(
-        db.session.scalars(
-            sa.select(LoginAttempt.created_at)
-            .where(
-                column == value,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.reason.in_(FAILURE_REASONS),
-                LoginAttempt.created_at >= since,
-            )
-            .order_by(LoginAttempt.created_at.desc())
-        )
-    )
-
-
-def _lockout_retry_after(username: str, ip_address: str) -> int | None:
-    """Seconds until a locked username or IP may try again, or None if not locked."""
-    cfg = current_app.config
-    window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
-    now = utcnow()
-    since = now - window
-    last_success = db.session.scalar(
-        sa.select(sa.func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(True)
-        )
-    )
-    user_since = max(since, last_success) if last_success else since
-    waits = []
-    for column, value, limit, start in (
-        (LoginAttempt.username, username, cfg["LOGIN_MAX_FAILURES_PER_USER"], user_since),
-        (LoginAttempt.ip_address, ip_address, cfg["LOGIN_MAX_FAILURES_PER_IP"], since),
-    ):
-        failures = _failures_since(column, value, start)
-        if len(failures) >= limit:
-            # Locked until the limit-th most recent failure leaves the window.
-            unlock_at = failures[limit - 1] + window
-            waits.append(max(1, math.ceil((unlock_at - now).total_seconds())))
-    return max(waits) if waits else None
-
-
 def _record_attempt(
     event_type: str,
     username: str,
@@ -91,8 +51,13 @@ def _record_attempt(
     ip_address: str,
     success: bool,
     reason: str,
+    *,
+    actor: User | None = None,
+    familiar: bool | None = None,
 ) -> None:
-    """The attempt row lockout counts, and its audit event."""
+    """The attempt's row (sign-in history; familiar IPs come from its successes) and its
+    audit event. The claimed name is the event's subject; its actor is the user only once
+    authenticated (``actor``): a stranger's failed try is not the victim's action."""
     db.session.add(
         LoginAttempt(
             username=username,
@@ -102,31 +67,69 @@ def _record_attempt(
             reason=reason,
         )
     )
+    payload: dict[str, Any] = {"reason": reason}
+    if familiar is not None:
+        payload["familiar_source"] = familiar
     record_event(
         event_type,
-        actor_user_id=user.id if user else None,
+        actor_user_id=actor.id if actor else None,
         subject_type="user",
         subject_id=username,
         ip_address=ip_address,
-        payload={"reason": reason},
+        payload=payload,
     )
 
 
-def _refuse_if_locked(
-    username: str, user: User | None, ip_address: str, *, event_type: str, message: str
-) -> None:
-    """429 while the username or the IP is locked; the refused try is recorded, not counted."""
-    retry_after = _lockout_retry_after(username, ip_address)
-    if retry_after is None:
-        return
-    _record_attempt(event_type, username, user, ip_address, False, "locked")
+def _reserve_try(
+    username: str,
+    user: User | None,
+    ip_address: str,
+    device_fingerprint: str | None,
+    *,
+    actor: User | None,
+    event_type: str,
+    message: str,
+) -> tuple[login_limits.Reservation, bool]:
+    """Count this try against its sign-in budgets before any password is checked; while
+    one is spent, 429 (the refusal audited once per window, see audit.refusals). Returns
+    the reservation and whether the source is familiar. ``actor``: the signed-in user
+    making the try, if any."""
+    familiar = login_limits.familiar_source(username, user, ip_address, device_fingerprint)
+    budgets = login_limits.budgets_for(username, ip_address, familiar)
+    try:
+        return login_limits.reserve(budgets, message), familiar is not None
+    except login_limits.LoginLocked as locked:
+        if record_refusal(
+            event_type,
+            subject_type="user",
+            subject_id=username,
+            ip_address=ip_address,
+            actor_user_id=actor.id if actor else None,
+            payload={"scope": locked.scope, "familiar_source": familiar is not None},
+        ):
+            db.session.commit()
+        raise
+
+
+def _checked_password(
+    reservation: login_limits.Reservation,
+    password_hash: str | None,
+    password: str,
+    *,
+    familiar: bool,
+) -> bool:
+    """The password check of a counted try; a try that could not be checked (no hashing
+    slot free) gives its count back.
+
+    The read transaction ends first, so no pooled database connection is held while the
+    try waits for a hashing slot and hashes: a burst of sign-ins must not starve every
+    other request of connections."""
     db.session.commit()
-    raise RateLimited(
-        message,
-        code="login_locked",
-        details={"retry_after": retry_after},
-        headers={"Retry-After": str(retry_after)},
-    )
+    try:
+        return verify_password(password_hash, password, bounded=not familiar)
+    except ServiceUnavailable:
+        reservation.release()
+        raise
 
 
 def _device_for(user: User, fingerprint: str | None, user_agent: str | None) -> Device | None:
@@ -151,31 +154,33 @@ def login(
     user_agent: str | None,
     device_fingerprint: str | None = None,
 ) -> LoginResult:
-    _refuse_if_locked(
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    reservation, familiar = _reserve_try(
         username,
-        None,
+        user,
         ip_address,
+        device_fingerprint,
+        actor=None,
         event_type="login_locked",
         message="Too many failed logins. Try again later.",
     )
-    user = db.session.scalar(sa.select(User).where(User.username == username))
-    if not verify_password(user.password_hash if user else None, password):
+    password_hash = user.password_hash if user else None
+    if not _checked_password(reservation, password_hash, password, familiar=familiar):
+        reason = "unknown_user" if user is None else "bad_password"
         _record_attempt(
-            "login_failed",
-            username,
-            user,
-            ip_address,
-            False,
-            "unknown_user" if user is None else "bad_password",
+            "login_failed", username, user, ip_address, False, reason, familiar=familiar
         )
         db.session.commit()
         raise Unauthorized("Invalid username or password.", code="invalid_credentials")
     assert user is not None
     if not user.is_active:
-        _record_attempt("login_failed", username, user, ip_address, False, "disabled")
+        _record_attempt(
+            "login_failed", username, user, ip_address, False, "disabled", familiar=familiar
+        )
         db.session.commit()
         raise Forbidden("This account is disabled.", code="account_disabled")
 
+    reservation.succeeded()
     device = _device_for(user, device_fingerprint, user_agent)
     session = UserSession(
         user_id=user.id,
@@ -190,31 +195,43 @@ def login(
     refresh, refresh_jti = tokens.issue_refresh_token(user.id, session.id)
     session.refresh_jti = refresh_jti
     user.last_login_at = utcnow()
-    _record_attempt("login_succeeded", username, user, ip_address, True, "ok")
+    _record_attempt(
+        "login_succeeded", username, user, ip_address, True, "ok", actor=user, familiar=familiar
+    )
     notify.session_changed(session)
     db.session.commit()
     return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
 
 
 def check_current_password(user: User, password: str, ip_address: str) -> None:
-    """Check a signed-in user's password before it is changed, under the login lockout.
+    """Check a signed-in user's password before it is changed, under the sign-in budgets.
 
-    Forbidden (not Unauthorized: the token is fine) when wrong, recorded as a failed attempt
-    for the user's name and the IP; while either is locked, 429 even for the right password.
+    Forbidden (not Unauthorized: the token is fine) when wrong, counted like a failed login
+    from this IP; while a budget is spent, 429 even for the right password.
     """
-    _refuse_if_locked(
+    reservation, familiar = _reserve_try(
         user.username,
         user,
         ip_address,
+        None,
+        actor=user,
         event_type="password_change_locked",
         message="Too many failed password attempts. Try again later.",
     )
-    if not verify_password(user.password_hash, password):
+    if not _checked_password(reservation, user.password_hash, password, familiar=familiar):
         _record_attempt(
-            "password_change_failed", user.username, user, ip_address, False, "bad_current_password"
+            "password_change_failed",
+            user.username,
+            user,
+            ip_address,
+            False,
+            "bad_current_password",
+            actor=user,
+            familiar=familiar,
         )
         db.session.commit()
         raise Forbidden("The current password is wrong.", code="invalid_credentials")
+    reservation.succeeded()
 
 
 def _active_session(session_id: uuid.UUID, user_id: int) -> UserSession:
@@ -279,6 +296,13 @@ def refresh(refresh_token: str, ip_address: str) -> tuple[str, str]:
     access = tokens.issue_access_token(session.user_id, session.id)
     new_refresh, jti = tokens.issue_refresh_token(session.user_id, session.id)
     session.refresh_jti = jti
+    record_event(
+        "token_refreshed",
+        actor_user_id=session.user_id,
+        subject_type="session",
+        subject_id=str(session.id),
+        ip_address=ip_address,
+    )
     db.session.commit()
     return access, new_refresh
 

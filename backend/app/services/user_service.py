@@ -14,12 +14,7 @@ from app.models import User
 from app.models.user import ROLES
 from app.services.audit.events import record_event
 from app.services.auth_service import check_current_password
-from app.services.passwords import (
-    MIN_PASSWORD_LENGTH,
-    check_new_password,
-    hash_password,
-    verify_password,
-)
+from app.services.passwords import check_new_password, hash_password, verify_password
 from app.services.session_service import terminate_user_sessions
 
 
@@ -42,8 +37,7 @@ def create_user(
         require_admin(actor)
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    check_new_password(password, username=username, email=email)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"Username {username!r} is taken.", code="username_taken")
     if email and db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
@@ -142,7 +136,7 @@ def change_password(
     attempt), and every session of the user but ``keep_session_id`` (the caller's) ends, so
     a stolen session does not outlive the change.
     """
-    check_new_password(new_password)
+    check_new_password(new_password, username=user.username, email=user.email)
     check_current_password(user, current_password, ip_address)
     if new_password == current_password:
         raise _unchanged()
@@ -154,10 +148,10 @@ def change_password(
 def set_password(username: str, new_password: str) -> int:
     """An operator on the machine (the CLI) sets a user's password; every session of the
     user ends. Returns how many did."""
-    check_new_password(new_password)
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user named {username!r}.")
+    check_new_password(new_password, username=user.username, email=user.email)
     if verify_password(user.password_hash, new_password):
         raise _unchanged()
     return _replace_password(
