@@ -178,10 +178,11 @@ def _start_standalone(
     print(banner(platform.state()))
     admin_password = prepare(app)
     if admin_password:
+        admin = config["STANDALONE_ADMIN_USERNAME"]
         print(
-            f"First start: created admin {config['STANDALONE_ADMIN_USERNAME']!r} with password "
-            f"{admin_password}\n(shown once; change it or create your own admin with "
-            "`flask create-admin`)"
+            f"First start: created admin {admin!r} with password {admin_password}\n"
+            "(shown once; change it signed in with POST /api/auth/password, or with "
+            f"`APP_MODE=standalone flask change-password --username {admin}`)"
         )
     platform.start_jobs(config["CELERY_BEAT_SCHEDULE_FILE"])
 

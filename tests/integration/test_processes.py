@@ -117,6 +117,7 @@ def test_standalone_serves_health_and_prints_the_admin_password_once(
     assert "python run.py" in output  # says how to run with real services
     found = re.search(r"created admin 'admin' with password (\S+)", output)
     assert found, output
+    assert "flask change-password --username admin" in output  # says how to change it
     password = found.group(1)
     status, body = http(
         "POST",
