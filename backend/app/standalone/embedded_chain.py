@@ -14,7 +14,6 @@ prints ``embedded chain ready on http://127.0.0.1:PORT chain_id=N`` once it serv
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 from web3 import EthereumTesterProvider, Web3
 from web3.datastructures import NamedElementOnion
 
-from app.standalone.lifeline import end_with_parent
+from app.standalone.lifeline import end_with_parent, serve_until_stopped
 
 FUNDING_WEI = 1000 * 10**18
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -128,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     port = server.server_address[1]
     print(f"embedded chain ready on http://{args.host}:{port} chain_id={chain.w3.eth.chain_id}")
     sys.stdout.flush()
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

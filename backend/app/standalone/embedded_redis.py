@@ -12,12 +12,11 @@ in memory: a restarted stand-in starts empty). It exits when its parent does.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
 from fakeredis import TcpFakeServer
 
-from app.standalone.lifeline import end_with_parent
+from app.standalone.lifeline import end_with_parent, serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,12 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     server = TcpFakeServer(("127.0.0.1", args.port))  # binds with SO_REUSEADDR
     end_with_parent()
     print(f"embedded redis listening on 127.0.0.1:{args.port}", flush=True)
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ services that have gone with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -30,3 +32,18 @@ def end_with_parent(on_orphaned: Callable[[], None] = _exit_now) -> None:
         on_orphaned()
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+class _Server(Protocol):
+    def serve_forever(self) -> None: ...
+    def server_close(self) -> None: ...
+
+
+def serve_until_stopped(server: _Server) -> int:
+    """Serve until interrupted (Ctrl-C or the supervisor's stop), then close; exit status 0."""
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
