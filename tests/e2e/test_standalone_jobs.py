@@ -22,6 +22,8 @@ from tests.conftest import test_config
 from tests.integration.celery_fixtures import start_worker
 from tests.procs import Process, free_port, python, wait_for
 
+BURN_SECONDS = 3.0
+
 ENV_TO_DROP = (
     "APP_MODE",
     "DATABASE_URL",
@@ -132,7 +134,7 @@ def test_cpu_heavy_task_does_not_stall_socketio(standalone: Standalone, tmp_path
                 CELERY_RESULT_BACKEND=env["CELERY_RESULT_BACKEND"],
             )
         )
-        result = celery.send_task("tests.probe.burn_cpu", args=(3.0,), queue="probe")
+        result = celery.send_task("tests.probe.burn_cpu", args=(BURN_SECONDS,), queue="probe")
         rtts: list[float] = []
         while not result.ready() and len(rtts) < 2000:
             started = time.perf_counter()
@@ -145,7 +147,12 @@ def test_cpu_heavy_task_does_not_stall_socketio(standalone: Standalone, tmp_path
         p99 = statistics.quantiles(rtts, n=100)[98]
         p50 = statistics.median(rtts)
         print(f"pings during the task: {len(rtts)}, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        assert p99 < 100, f"ping p99 {p99:.1f} ms while a CPU-heavy task ran"
+        # Run on the web process's event loop, the task would hold a ping for its whole
+        # 3 s. In a worker process it only competes for the CPU: on two cores that costs
+        # some latency (speed is bench/'s business), never a stall of the burn's length.
+        assert max(rtts) < BURN_SECONDS * 1000 / 3, (
+            f"a ping waited {max(rtts):.0f} ms while a {BURN_SECONDS:.0f} s task ran"
+        )
     finally:
         client.disconnect()
         if burner is not None:
