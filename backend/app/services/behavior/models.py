@@ -1,0 +1,127 @@
+"""Per-user behavioural models: fit on enrolment telemetry, score a batch, all as JSON.
+
+``fit_*`` take telemetry (or the features of it) and return the model's parameters as a
+dict of plain numbers and lists — what the database and the cache store (never pickle).
+``score`` takes those parameters and a telemetry batch ``{keystrokes, mouseMovements,
+clicks}`` and returns ``{"status": "scored", "anomaly": a, "samples": n}`` with a in [0, 1]
+(1 = unlike the user), or ``{"status": "insufficient_data", ...}`` while the model is still
+enrolling (the cold-start rule below) or the batch holds nothing it can score.
+
+Cold-start rule, from the learning curves measured with ``bench/behavior_learning_curve.py``
+on the tuning part of each benchmark (bench/RESULTS.md, "Behaviour models"):
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from app.services.behavior import keystroke_model, mouse_model
+from app.services.behavior.keystroke_features import fixed_text_vectors
+from app.services.behavior.mouse_features import ACTION_FEATURES, mouse_actions
+
+MODEL_VERSION = 1
+KEYSTROKE = "keystroke"
+MOUSE = "mouse"
+
+# Typings of the password before its model scores (CMU tuning subjects: mean EER
+# 0.xxx at 20 enrolment typings, 0.xxx at 50, 0.xxx at 100: the curve flattens at 50).
+MIN_KEYSTROKE_SAMPLES = 50
+# Mouse actions before the model scores (Balabit tuning users: ...).
+MIN_MOUSE_ACTIONS = 1000
+# A batch needs this many actions for its mean to mean something (guard, not measured).
+MIN_MOUSE_ACTIONS_PER_BATCH = 5
+
+Telemetry = Mapping[str, Any]
+
+
+def _not_enrolled(kind: str, n: int, extra: dict | None = None) -> dict:
+    return {
+        "kind": kind,
+        "version": MODEL_VERSION,
+        "enrolled": False,
+        "samples": n,
+        **(extra or {}),
+    }
+
+
+def fit_keystroke_vectors(vectors: list[np.ndarray], field: str = "password") -> dict:
+    """Parameters from fixed-text timing vectors (oldest first)."""
+    if len(vectors) < MIN_KEYSTROKE_SAMPLES:
+        return _not_enrolled(KEYSTROKE, len(vectors), {"field": field})
+    params = keystroke_model.fit_template(vectors)
+    return {
+        "kind": KEYSTROKE,
+        "version": MODEL_VERSION,
+        "enrolled": True,
+        "samples": len(vectors),
+        "field": field,
+        **params,
+    }
+
+
+def fit_keystroke(batches: Iterable[Telemetry], field: str = "password") -> dict:
+    """Parameters from enrolment batches (oldest first): every clean entry of ``field``."""
+    vectors = [v for b in batches for v in fixed_text_vectors(b.get("keystrokes", []), field)]
+    return fit_keystroke_vectors(vectors, field)
+
+
+def fit_mouse_actions(own: np.ndarray, background: np.ndarray) -> dict:
+    """Parameters from the user's action features against other users' (the background)."""
+    if len(own) < MIN_MOUSE_ACTIONS:
+        return _not_enrolled(MOUSE, len(own))
+    params = mouse_model.fit_forest(own, background)
+    return {
+        "kind": MOUSE,
+        "version": MODEL_VERSION,
+        "enrolled": True,
+        "samples": len(own),
+        **params,
+    }
+
+
+def batch_actions(batch: Telemetry) -> np.ndarray:
+    return mouse_actions(batch.get("mouseMovements", []), batch.get("clicks", []))
+
+
+def fit_mouse(batches: Iterable[Telemetry], background: Iterable[Telemetry]) -> dict:
+    """Parameters from the user's enrolment batches against other users' batches."""
+    width = len(ACTION_FEATURES)
+    own = np.vstack([np.empty((0, width)), *map(batch_actions, batches)])
+    others = np.vstack([np.empty((0, width)), *map(batch_actions, background)])
+    return fit_mouse_actions(own, others)
+
+
+def _insufficient(samples: int) -> dict:
+    return {"status": "insufficient_data", "anomaly": None, "samples": samples}
+
+
+def score_features(params: Mapping[str, Any], features: np.ndarray) -> dict:
+    """Score already extracted features (typing vectors or action rows) of one batch."""
+    if not params.get("enrolled"):
+        return _insufficient(0)
+    if params["kind"] == KEYSTROKE:
+        features = np.asarray(
+            [v for v in features if len(v) == keystroke_model.dimension(params)], dtype=float
+        )
+        if len(features) == 0:
+            return _insufficient(0)
+        values = keystroke_model.anomaly(params, features)
+    elif params["kind"] == MOUSE:
+        if len(features) < MIN_MOUSE_ACTIONS_PER_BATCH:
+            return _insufficient(len(features))
+        values = mouse_model.impostor_probability(params, features)
+    else:
+        raise ValueError(f"unknown model kind {params['kind']!r}")
+    return {"status": "scored", "anomaly": float(np.mean(values)), "samples": len(features)}
+
+
+def score(params: Mapping[str, Any], batch: Telemetry) -> dict:
+    """The anomaly of a telemetry batch under a user's model (see the module docstring)."""
+    if params.get("kind") == KEYSTROKE:
+        features = fixed_text_vectors(batch.get("keystrokes", []), params["field"])
+    else:
+        features = batch_actions(batch)
+    return score_features(params, features)
