@@ -132,3 +132,45 @@ def test_parameters_are_plain_python_numbers_and_lists(tmp_path) -> None:
     for params in (keystroke, mouse):
         assert _plain(params), "numpy values would not survive the cache as they are"
         assert json.loads(json.dumps(params, allow_nan=False)) == params
+
+
+def _tampered(params: dict, path: tuple, value: object) -> dict:
+    copy = round_trip(params)
+    target = copy
+    for step in path[:-1]:
+        target = target[step]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return copy
+
+
+def test_stored_parameters_that_are_not_a_model_are_refused(tmp_path) -> None:
+    keystroke = models.fit_keystroke(typings(1, models.MIN_KEYSTROKE_SAMPLES))
+    mouse = models.fit_mouse([mouse_batch(0, 600, 1, tmp_path)], [mouse_batch(1, 300, 2, tmp_path)])
+    assert models.validated(round_trip(keystroke)) == keystroke
+    assert models.validated(round_trip(mouse)) == mouse
+    assert models.validated(models.fit_keystroke([]))["enrolled"] is False
+    tree = mouse["trees"][0]
+    split = next(i for i, f in enumerate(tree["feature"]) if f >= 0)
+    bad = [
+        _tampered(keystroke, ("version",), models.MODEL_VERSION + 1),
+        _tampered(keystroke, ("kind",), "gait"),
+        _tampered(keystroke, ("enrolled",), "yes"),
+        _tampered(keystroke, ("scale",), KeyError),
+        _tampered(keystroke, ("scale", 0), 0.0),
+        _tampered(keystroke, ("template", 0, 0), float("nan")),
+        _tampered(keystroke, ("template", 1), [1.0, 2.0]),
+        _tampered(keystroke, ("spread",), "wide"),
+        _tampered(mouse, ("trees",), []),
+        _tampered(mouse, ("trees", 0, "left", split), split),  # a loop
+        _tampered(mouse, ("trees", 0, "feature", split), len(ACTION_FEATURES)),
+        _tampered(mouse, ("trees", 0, "value", -1), 2.0),
+        _tampered(mouse, ("trees", 0, "threshold"), tree["threshold"][:-1]),
+        "not a model",
+        None,
+    ]
+    for params in bad:
+        with pytest.raises(models.InvalidModel):
+            models.validated(params)

@@ -66,3 +66,16 @@ def anomaly(params: dict, vectors: np.ndarray) -> np.ndarray:
 
 def dimension(params: dict) -> int:
     return len(params["scale"])
+
+
+def check(params: dict) -> None:
+    """Raise ValueError unless ``params`` is a well-formed fitted template."""
+    template = np.asarray(params["template"], dtype=float)
+    scale = np.asarray(params["scale"], dtype=float)
+    if template.ndim != 2 or len(template) < 2 or template.shape[1] != scale.size:
+        raise ValueError("template and scale do not match")
+    spread, median = float(params["spread"]), float(params["median"])
+    if not (np.isfinite(template).all() and np.isfinite([spread, median]).all()):
+        raise ValueError("parameters must be finite")
+    if not ((scale > 0).all() and np.isfinite(scale).all() and spread > 0):
+        raise ValueError("scales must be positive")

@@ -6,6 +6,7 @@ dict of plain numbers and lists — what the database and the cache store (never
 clicks}`` and returns ``{"status": "scored", "anomaly": a, "samples": n}`` with a in [0, 1]
 (1 = unlike the user), or ``{"status": "insufficient_data", ...}`` while the model is still
 enrolling (the cold-start rule below) or the batch holds nothing it can score.
+``validated`` checks parameters read back from storage before they are trusted.
 
 The cold-start rule (the MIN_* constants) is set from the learning curves that
 ``bench/behavior_learning_curve.py`` measures on the tuning part of each benchmark
@@ -44,6 +45,10 @@ MIN_MOUSE_ACTIONS = 500
 MIN_MOUSE_ACTIONS_PER_BATCH = 5
 
 Telemetry = Mapping[str, Any]
+
+
+class InvalidModel(ValueError):
+    """Stored parameters that are not a model of this version: retrain, do not trust."""
 
 
 def _not_enrolled(kind: str, n: int, extra: dict | None = None) -> dict:
@@ -103,6 +108,27 @@ def fit_mouse(batches: Iterable[Telemetry], background: Iterable[Telemetry]) -> 
     return fit_mouse_actions(own, others)
 
 
+def validated(params: object) -> dict:
+    """``params`` if they are a well-formed model of this version, else InvalidModel.
+    Call it once on parameters read back from the database or the cache."""
+    try:
+        if not isinstance(params, dict) or params.get("version") != MODEL_VERSION:
+            raise ValueError(f"not a version {MODEL_VERSION} model")
+        if params.get("kind") not in (KEYSTROKE, MOUSE):
+            raise ValueError(f"unknown model kind {params.get('kind')!r}")
+        if not isinstance(params.get("enrolled"), bool):
+            raise ValueError("enrolled must be true or false")
+        if params["kind"] == KEYSTROKE and not isinstance(params.get("field"), str):
+            raise ValueError("a keystroke model names its field")
+        if params["enrolled"] and params["kind"] == KEYSTROKE:
+            keystroke_model.check(params)
+        elif params["enrolled"]:
+            mouse_model.check(params, len(ACTION_FEATURES))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidModel(str(exc)) from exc
+    return params
+
+
 def _insufficient(samples: int) -> dict:
     return {"status": "insufficient_data", "anomaly": None, "samples": samples}
 
@@ -123,7 +149,7 @@ def score_features(params: Mapping[str, Any], features: np.ndarray) -> dict:
             return _insufficient(len(features))
         values = mouse_model.impostor_probability(params, features)
     else:
-        raise ValueError(f"unknown model kind {params['kind']!r}")
+        raise InvalidModel(f"unknown model kind {params['kind']!r}")
     return {"status": "scored", "anomaly": float(np.mean(values)), "samples": len(features)}
 
 

@@ -80,3 +80,30 @@ def impostor_probability(params: dict, actions: np.ndarray) -> np.ndarray:
     """Per action, the forest's probability that it is not the user's."""
     x = _transform(actions)
     return np.mean([_tree_predict(tree, x) for tree in params["trees"]], axis=0)
+
+
+def check(params: dict, n_features: int) -> None:
+    """Raise ValueError unless ``params`` is a well-formed exported forest: parallel lists,
+    splits on existing features, children after their parent (so a walk ends), leaf
+    probabilities in [0, 1]."""
+    trees = params["trees"]
+    if not isinstance(trees, list) or not trees:
+        raise ValueError("no trees")
+    for tree in trees:
+        feature = np.asarray(tree["feature"], dtype=float)
+        n = feature.size
+        columns = [feature] + [np.asarray(tree[k], dtype=float) for k in ("left", "right")]
+        threshold = np.asarray(tree["threshold"], dtype=float)
+        value = np.asarray(tree["value"], dtype=float)
+        if n == 0 or any(c.shape != (n,) for c in [*columns, threshold, value]):
+            raise ValueError("a tree's lists differ in length")
+        if not (np.isfinite(threshold).all() and ((value >= 0) & (value <= 1)).all()):
+            raise ValueError("thresholds must be finite, leaf values in [0, 1]")
+        feature, left, right = columns
+        split = feature >= 0
+        index = np.arange(n)
+        if not ((feature >= -1) & (feature < n_features) & (feature == np.round(feature))).all():
+            raise ValueError("a split on a feature that does not exist")
+        for child in (left, right):
+            if not ((child[split] > index[split]) & (child[split] < n)).all():
+                raise ValueError("a child that is not after its parent")
