@@ -23,6 +23,10 @@ def _ids(text: str | None) -> set[str] | None:
     return {part.strip() for part in text.split(",") if part.strip()} if text else None
 
 
+def _progress(subject: str) -> None:
+    click.echo(f"  scored {subject}", err=True)
+
+
 def _print(result: evaluation.Evaluation, held_out: set[str] | None) -> None:
     name = result.metric.upper()
     click.echo(f"{'subject':<12} {name + ' model':>12} {name + ' baseline':>15}")
@@ -62,8 +66,18 @@ def _print(result: evaluation.Evaluation, held_out: set[str] | None) -> None:
 )
 @click.option("--subjects", help="Comma-separated ids: evaluate only these (the rest unused).")
 @click.option("--held-out", help="Comma-separated ids to summarise apart from the tuning ones.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write {metric, mean, std, baseline_mean, per_subject, baseline_per_subject} here.",
+)
+@click.option(
+    "--plot",
+    "plot_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw the DET (keystrokes) or ROC (mouse) curves into this PNG.",
+)
 def benchmark(
     cmu_csv: Path | None,
     balabit_dir: Path | None,
@@ -75,14 +89,13 @@ def benchmark(
     """Evaluate the keystroke model (--cmu) or the mouse model (--balabit)."""
     if (cmu_csv is None) == (balabit_dir is None):
         raise click.UsageError("give exactly one of --cmu CSV or --balabit DIR")
-    progress = lambda subject: click.echo(f"  scored {subject}", err=True)  # noqa: E731
     try:
         if cmu_csv is not None:
             samples = datasets.read_cmu(cmu_csv)
-            result = evaluation.run_cmu(samples, _ids(subjects), progress)
+            result = evaluation.run_cmu(samples, _ids(subjects), _progress)
             title = f"Keystrokes (DET): {cmu_csv.name}"
         else:
-            result = evaluation.run_balabit(balabit_dir, _ids(subjects), progress)
+            result = evaluation.run_balabit(balabit_dir, _ids(subjects), _progress)
             title = f"Mouse (ROC): {balabit_dir.name}"
     except (OSError, datasets.DatasetError) as exc:
         raise click.ClickException(str(exc)) from exc
