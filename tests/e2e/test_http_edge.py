@@ -105,7 +105,7 @@ def test_stalled_partial_headers_neither_hold_the_server_nor_stay_open(server: W
         received, still_open = read_until_closed(stalled, timeout=HEADER_TIMEOUT + 15)
 
         assert health.status_code == 200
-        assert answered_in < 2, f"/api/health took {answered_in:.1f} s under the attack"
+        assert answered_in < 3, f"/api/health took {answered_in:.1f} s under the attack"
         assert not still_open, f"{len(still_open)} stalled connections still open"
         refusals = [parse_response(data) for data in received.values() if data]
         assert len(refusals) >= 2000 - PER_ADDRESS
