@@ -22,7 +22,7 @@ import pytest
 import requests
 import websocket
 
-from tests.e2e.clients import WAIT_SECONDS
+from tests.e2e.clients import WAIT_SECONDS, realtime_stats
 from tests.e2e.conftest import ASYNC_MODES, Accounts, Clients, Platform
 from tests.e2e.raw_http import connect, exchange, parse_response, read_until_closed
 from tests.e2e.servers import WebServer, start_servers, web_settings
@@ -73,14 +73,6 @@ def server(
     [web] = start_servers(platform.log_dir, **{f"{mode}-edge": settings})
     yield web
     web.stop()
-
-
-def realtime_stats(server: WebServer, admin_headers: dict[str, str]) -> dict[str, Any]:
-    response = requests.get(
-        f"{server.url}/api/admin/realtime/stats", headers=admin_headers, timeout=WAIT_SECONDS
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def wait_closed_by_server(ws: websocket.WebSocket) -> None:
