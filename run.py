@@ -13,6 +13,7 @@ import argparse
 import os
 import resource
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,22 +74,26 @@ def _chunked_input_ends(wsgi_app):  # type: ignore[no-untyped-def]
     return app
 
 
-def _serve(app, host: str, port: int, async_mode: str, max_connections: int) -> None:  # type: ignore[no-untyped-def]
+def _serve(app, host: str, port: int, async_mode: str, config: Mapping[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    max_connections = config["WS_MAX_CONNECTIONS"]
     _raise_file_limit(max_connections + 1024)
-    if async_mode == "eventlet":
-        import eventlet
-        from eventlet import wsgi
+    if async_mode in ("eventlet", "gevent"):
+        from app.serving.limits import EdgeSettings
 
-        listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
-        wsgi.server(listener, _chunked_input_ends(app), log_output=False, max_size=max_connections)
-    elif async_mode == "gevent":
-        from gevent.pool import Pool
-        from gevent.pywsgi import WSGIServer
+        if async_mode == "eventlet":
+            from app.serving.eventlet_server import serve
 
-        server = WSGIServer((host, port), app, spawn=Pool(max_connections), log=None)
-        server.init_socket()
-        server.socket.listen(LISTEN_BACKLOG)
-        server.serve_forever()
+            app = _chunked_input_ends(app)
+        else:
+            from app.serving.gevent_server import serve
+        serve(
+            app,
+            host,
+            port,
+            max_connections=max_connections,
+            backlog=LISTEN_BACKLOG,
+            edge=EdgeSettings.from_config(config),
+        )
     else:
         from app.extensions import socketio
 
@@ -159,7 +164,7 @@ def _run(args: argparse.Namespace, async_mode: str, platform: StandalonePlatform
     sys.stdout.flush()
 
     def serve() -> None:
-        _serve(app, host, port, async_mode, config["WS_MAX_CONNECTIONS"])
+        _serve(app, host, port, async_mode, config)
 
     if platform is None:
         serve()

@@ -236,6 +236,9 @@ class Platform(Target):
             # would rightly warn and disconnect every member when it expires.
             "JWT_ACCESS_TOKEN_SECONDS": "7200",
             "PASSWORD_HASH_METHOD": FAST_HASH,
+            # Every member connects from 127.0.0.1: the per-address limit would cap the
+            # run at its default (README "HTTP edge").
+            "MAX_CONNECTIONS_PER_ADDRESS": "0",
         }
 
     def prepare_database(self) -> None:

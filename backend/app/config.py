@@ -339,6 +339,20 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
             env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
         "PROXY_FIX_X_FOR": _int(env, "PROXY_FIX_X_FOR", 0),
+        # --- HTTP edge: what an unauthenticated peer may hold (app.serving, README) ---
+        # A connection has this long to send a request's line and headers (and an idle
+        # keep-alive connection this long to start the next request), then it is closed.
+        "HTTP_HEADER_TIMEOUT_SECONDS": _int(env, "HTTP_HEADER_TIMEOUT_SECONDS", 10, 1),
+        # Open connections per client (TCP peer) address; more are answered 503 and closed.
+        # 0: no limit (a reverse proxy in front that limits per client itself).
+        "MAX_CONNECTIONS_PER_ADDRESS": _int(env, "MAX_CONNECTIONS_PER_ADDRESS", 1000),
+        # An Engine.IO transport (websocket or polling) that has not completed a Socket.IO
+        # connect with a valid token within this many seconds is closed.
+        "WS_AUTH_TIMEOUT_SECONDS": _int(env, "WS_AUTH_TIMEOUT_SECONDS", 5, 1),
+        # /api/health reuses its dependency probe for this long (0: probe every request).
+        "HEALTH_CACHE_SECONDS": _int(env, "HEALTH_CACHE_SECONDS", 5),
+        # Hops of X-Forwarded-Proto to trust (ProxyFix); HSTS is sent on HTTPS requests only.
+        "PROXY_FIX_X_PROTO": _int(env, "PROXY_FIX_X_PROTO", 0),
         "HOST": _str(env, "HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000, 1),
         "STANDALONE_ADMIN_USERNAME": _str(env, "STANDALONE_ADMIN_USERNAME", "admin"),

@@ -83,8 +83,10 @@ def error_response(
     return response
 
 
-def _http_code(exc: HTTPException) -> str:
-    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+def http_error_code(name: str | None) -> str:
+    """The envelope's code for an HTTP status name: "Request URI Too Large" ->
+    "request_uri_too_large"."""
+    return (name or "error").lower().replace(" ", "_").replace("'", "")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -98,7 +100,9 @@ def register_error_handlers(app: Flask) -> None:
         headers = {}
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return error_response(status, _http_code(exc), exc.description or exc.name, None, headers)
+        return error_response(
+            status, http_error_code(exc.name), exc.description or exc.name, None, headers
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:

@@ -11,6 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import INSTANCE_DIR, REPO_ROOT, load_config
 
+# Responses under these paths carry tokens or personal data: never stored by a cache.
+NO_STORE_PREFIXES = ("/api/", "/socket.io/")
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` defaults to ``load_config()`` (environment + .env).
@@ -23,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.errors import register_error_handlers
     from app.extensions import db, migrate
     from app.realtime.server import init_realtime
+    from app.serving.headers import SecurityHeaders
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(load_config() if config is None else config)
@@ -30,10 +34,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
-    if app.config["PROXY_FIX_X_FOR"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+    x_for, x_proto = app.config["PROXY_FIX_X_FOR"], app.config["PROXY_FIX_X_PROTO"]
+    if x_for:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=0)  # type: ignore[method-assign]
 
     init_realtime(app)
+    # Around Socket.IO too, whose responses never reach Flask; the scheme is decided
+    # outside both (Socket.IO's middleware hands Flask a copy of the environ).
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, NO_STORE_PREFIXES)  # type: ignore[method-assign]
+    if x_proto:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=x_proto)  # type: ignore[method-assign]
     register_error_handlers(app)
     register_blueprints(app)
     register_cli(app)

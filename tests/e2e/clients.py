@@ -33,6 +33,15 @@ def login(server: WebServer, username: str, password: str) -> SignedIn:
     return SignedIn.from_login(response.json())
 
 
+def realtime_stats(server: WebServer, admin_headers: dict[str, str]) -> dict[str, Any]:
+    """GET /api/admin/realtime/stats of ``server`` as an admin."""
+    response = requests.get(
+        f"{server.url}/api/admin/realtime/stats", headers=admin_headers, timeout=WAIT_SECONDS
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 Predicate = Callable[[Any], bool]
 
 

@@ -9,29 +9,19 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
-import requests
 import socketio
 import websocket
 
 from tests.e2e.clients import WAIT_SECONDS, RecordingClient
+from tests.e2e.clients import realtime_stats as local_stats
 from tests.e2e.conftest import TIGHT, Accounts, Clients, Platform, Servers
-from tests.e2e.servers import WebServer
 from tests.tokens import forge_access_token
 
 pytestmark = pytest.mark.integration
 BURST = 5
 TOKEN_SECONDS = 4
-
-
-def local_stats(server: WebServer, admin_headers: dict[str, str]) -> dict[str, Any]:
-    response = requests.get(
-        f"{server.url}/api/admin/realtime/stats", headers=admin_headers, timeout=WAIT_SECONDS
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 @pytest.mark.parametrize("token", ["expired", "tampered", "none"])

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from app.api.auth_guard import bearer_token
 from app.api.openapi_spec import describe
-from app.services.dependency_health import dependency_status
+from app.errors import AppError
+from app.services.auth_service import authenticate
+from app.services.dependency_health import cached_dependency_status, without_error_details
 
 bp = Blueprint("health", __name__, url_prefix="/api")
 
 
+def _from_an_admin() -> bool:
+    """True for a request with a valid admin access token; no token or a bad one is an
+    anonymous request here, not an error (load balancers probe without one)."""
+    if "Authorization" not in request.headers:
+        return False
+    try:
+        return authenticate(bearer_token()).user.is_admin
+    except AppError:
+        return False
+
+
 @bp.get("/health")
 @describe(
-    "Liveness (200 while the process serves) and the status of each dependency",
+    "Liveness (200 while the process serves) and the status of each dependency, probed at "
+    "most once per HEALTH_CACHE_SECONDS; why a dependency is down (`error`) only for admins",
     tag="meta",
     responses={200: "Process is up; `status` is ok or degraded, `checks` per dependency"},
 )
 def health() -> Response:
-    return jsonify(dependency_status())
+    status = cached_dependency_status()
+    return jsonify(status if _from_an_admin() else without_error_details(status))

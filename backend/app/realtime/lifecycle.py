@@ -18,6 +18,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from app.errors import AppError, Unauthorized
 from app.extensions import db
 from app.realtime import rooms
+from app.realtime.auth_deadline import auth_deadline
 from app.realtime.connections import Connection, registry
 from app.realtime.emit import event_log
 from app.realtime.presence import Presence, new_process_id
@@ -140,6 +141,8 @@ def local_stats() -> dict[str, Any]:
         "errors": registry.counters["errors"],
         "flood_disconnects": registry.counters["flood_disconnects"],
         "refused_connections": registry.counters["refused_connections"],
+        "unauthenticated_transports": auth_deadline.pending(),
+        "auth_timeouts": auth_deadline.closed,
         "uptime_seconds": round(time.time() - registry.started_at, 1),
     }
 

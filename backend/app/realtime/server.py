@@ -10,6 +10,7 @@ import socketio as python_socketio
 from flask import Flask
 
 from app.extensions import socketio
+from app.realtime.auth_deadline import auth_deadline
 from app.realtime.lifecycle import local_stats, presence
 
 _handlers_registered = False
@@ -91,6 +92,7 @@ def init_realtime(app: Flask) -> None:
         register_handlers(socketio)
         _handlers_registered = True
     socketio.init_app(app, **socketio_options(app.config))
+    auth_deadline.install(socketio.server, app.config["WS_AUTH_TIMEOUT_SECONDS"])
 
 
 def get_websocket_stats() -> dict[str, Any]:

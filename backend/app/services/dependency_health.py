@@ -3,6 +3,7 @@ refusal to start when a required one is down."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +64,50 @@ def dependency_status() -> dict[str, Any]:
         "mode": current_app.config["APP_MODE"],
         "checks": checks,
     }
+
+
+class ProbeCache:
+    """The last dependency probe, reused while younger than ``max_age`` seconds; a caller
+    that finds it stale probes while concurrent callers wait for that one result (single
+    flight), so a burst of requests costs one database, Redis and broker round trip."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] | None = None
+        self._taken_at = 0.0
+
+    def _fresh(self, max_age: float) -> dict[str, Any] | None:
+        if self._status is not None and time.monotonic() - self._taken_at < max_age:
+            return self._status
+        return None
+
+    def get(self, max_age: float, probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        status = self._fresh(max_age)
+        if status is not None:
+            return status
+        with self._lock:
+            status = self._fresh(max_age)
+            if status is None:
+                status = probe()
+                self._status, self._taken_at = status, time.monotonic()
+            return status
+
+
+def cached_dependency_status() -> dict[str, Any]:
+    """dependency_status() at most once per HEALTH_CACHE_SECONDS for this app."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = app.extensions.setdefault("zt_health_probe", ProbeCache())
+    return cache.get(app.config["HEALTH_CACHE_SECONDS"], dependency_status)
+
+
+def without_error_details(status: dict[str, Any]) -> dict[str, Any]:
+    """``status`` as anyone may see it: whether each dependency is up, not why it is down
+    (driver messages name hosts, users and versions)."""
+    checks = {
+        name: {key: value for key, value in check.items() if key != "error"}
+        for name, check in status["checks"].items()
+    }
+    return {**status, "checks": checks}
 
 
 def _redacted(url: str) -> str:
