@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from app.config import ConfigError, load_config
 from app.realtime.auth_deadline import AuthDeadline
@@ -188,6 +189,25 @@ def test_why_a_dependency_is_down_is_for_admins_only(broken_broker_app: Flask) -
         }
         assert "error" not in json.dumps(body)
     assert bad_token.status_code == 200
+
+
+def test_health_answers_an_admin_token_while_the_database_is_down(
+    broken_broker_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking the token needs the database; with it down, health still answers (without
+    details) rather than failing with a 500."""
+    client = broken_broker_app.test_client()
+    admin = sign_in(client, make_user("admin"))
+
+    def database_down(token: str) -> Any:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr("app.api.health.authenticate", database_down)
+    response = client.get("/api/health", headers=admin.headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "degraded"
+    assert "error" not in json.dumps(response.get_json())
 
 
 class _FakeEngineIO:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from app.api.auth_guard import bearer_token
 from app.api.openapi_spec import describe
 from app.errors import AppError
+from app.extensions import db
 from app.services.auth_service import authenticate
 from app.services.dependency_health import cached_dependency_status, without_error_details
 
@@ -21,6 +22,10 @@ def _from_an_admin() -> bool:
     try:
         return authenticate(bearer_token()).user.is_admin
     except AppError:
+        return False
+    except Exception:
+        # The database is what may be down: health must still answer, without details.
+        db.session.rollback()
         return False
 
 
