@@ -125,7 +125,10 @@ def test_payload_has_the_risk_score_update_fields() -> None:
         {"status": "scored", "anomaly": float("nan")},
         {"status": "scored", "anomaly": 1.5},
         {"status": "scored", "anomaly": -0.1},
+        {"status": "scored", "anomaly": "0.5"},
+        {"status": "scored", "anomaly": True},
         {"status": "enrolling"},
+        {"anomaly": 0.5},
     ],
 )
 def test_a_malformed_behaviour_part_is_refused(fields: dict) -> None:

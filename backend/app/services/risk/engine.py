@@ -77,13 +77,16 @@ class Behaviour:
         if self.status not in BEHAVIOUR_STATUSES:
             raise ValueError(f"behaviour status {self.status!r} is not one of {BEHAVIOUR_STATUSES}")
         if self.status == "scored":
-            if self.anomaly is None or not math.isfinite(self.anomaly):
+            number = isinstance(self.anomaly, int | float) and not isinstance(self.anomaly, bool)
+            if not number or not math.isfinite(self.anomaly):  # type: ignore[arg-type]
                 raise ValueError("a scored behaviour needs a finite anomaly")
             if not 0.0 <= self.anomaly <= 1.0:
                 raise ValueError("anomaly must be within [0, 1]")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Behaviour:
+        if "status" not in data:
+            raise ValueError("the behaviour part has no status")
         return cls(data["status"], data.get("model_version"), data.get("anomaly"))
 
     def to_json(self) -> dict[str, Any]:
