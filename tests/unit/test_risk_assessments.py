@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -194,3 +195,33 @@ def test_redis_down_means_recompute(app: Flask) -> None:
     assert assess(session, {"status": "no_model"}, cache=down).score == 30.0
     attempts(user, [utcnow()] * 2, success=False)
     assert assess(session, {"status": "no_model"}, cache=down).score == 40.0
+
+
+def test_threads_sharing_a_writer_lose_and_repeat_nothing(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = session_row(make_user())
+    batches: list[list[float]] = []
+    monkeypatch.setattr(
+        assessments, "_write", lambda rows: batches.append([r["risk_score"] for r in rows])
+    )
+    writer = AssessmentWriter(max_rows=7, max_age=3600)
+    values = [[round(t * 25 + n * 0.1, 1) for n in range(50)] for t in range(4)]  # unique
+    prepared = [[assessment_for(session, v) for v in chunk] for chunk in values]
+    start = threading.Barrier(len(prepared))
+
+    def add_all(chunk: list[Any]) -> None:
+        start.wait()
+        for item in chunk:
+            writer.add(item)
+
+    threads = [threading.Thread(target=add_all, args=(chunk,)) for chunk in prepared]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.flush()
+
+    written = sorted(v for batch in batches for v in batch)
+    assert written == sorted(v for chunk in values for v in chunk)
+    assert all(batches) and len(writer) == 0  # an empty buffer is never written

@@ -96,7 +96,10 @@ class AssessmentWriter:
     def flush(self) -> int:
         """Write every buffered row (one INSERT, one UPDATE, one commit); the rows written.
 
-        On a database error the rows go back to the buffer for the next flush.
+        It commits the app context's database session, so call it where committing what
+        else that session holds is right (a task's end, a handler after its own commit).
+        On a database error the session is rolled back and the rows go back to the buffer
+        for the next flush.
         """
         with self._lock:
             rows, self._rows, self._oldest = self._rows, [], None
