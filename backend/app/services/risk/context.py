@@ -18,7 +18,6 @@ to tune these from decision outcomes.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -261,7 +260,7 @@ def session_context(
     """Every context factor of ``session`` (unsorted), the history part from the cache
     when it holds a valid entry for this session."""
     now = now or utcnow()
-    session_key = str(uuid.UUID(str(session.id)))
+    session_key = str(session.id)
     factors = _from_cache(cache.get_contextual_score(session_key))
     if factors is None:
         factors = history_factors(session, now)
