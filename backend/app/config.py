@@ -268,6 +268,16 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "PREDICTION_RETENTION_DAYS": _int(env, "PREDICTION_RETENTION_DAYS", 30, 1),
         "NOTIFICATION_RETENTION_DAYS": _int(env, "NOTIFICATION_RETENTION_DAYS", 30, 1),
         "CLEANUP_BATCH_SIZE": _int(env, "CLEANUP_BATCH_SIZE", 1000, 1),
+        # --- Risk engine (app.services.risk) ---
+        # Stored risk assessments older than this are deleted (cleanup_old_behavioral_data).
+        "RISK_ASSESSMENT_RETENTION_DAYS": _int(env, "RISK_ASSESSMENT_RETENTION_DAYS", 90, 1),
+        # The assessment writer flushes (one INSERT) at this many buffered rows, or once its
+        # oldest buffered row is this many milliseconds old.
+        "RISK_ASSESSMENT_BATCH_ROWS": _int(env, "RISK_ASSESSMENT_BATCH_ROWS", 500, 1),
+        "RISK_ASSESSMENT_BATCH_MAX_AGE": float(
+            _int(env, "RISK_ASSESSMENT_BATCH_MAX_AGE_MS", 2000, 0)
+        )
+        / 1000,
         # --- IPFS content store for large audit payloads (app.services.audit.ipfs) ---
         # local: content-addressed blocks under IPFS_BLOCKSTORE_DIR; kubo: a Kubo daemon's
         # HTTP RPC API at IPFS_API_URL, each call bounded by IPFS_API_TIMEOUT_SECONDS (tested

@@ -80,9 +80,11 @@ def test_cleanup_old_behavioral_data(app: Flask, session_row: UserSession) -> No
             )
         )
     db.session.commit()
-    assert cleanup_tasks.cleanup_old_behavioral_data() == {"deleted": 7}
+    first = cleanup_tasks.cleanup_old_behavioral_data()
+    assert first == {"deleted": 7, "risk_assessments_deleted": 0}
     assert count(BehavioralSample) == 2
-    assert cleanup_tasks.cleanup_old_behavioral_data() == {"deleted": 0}
+    second = cleanup_tasks.cleanup_old_behavioral_data()
+    assert second == {"deleted": 0, "risk_assessments_deleted": 0}
 
 
 def test_cleanup_old_threat_predictions(app: Flask) -> None:

@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.auth import bp as auth_bp
     from app.api.health import bp as health_bp
     from app.api.openapi import bp as openapi_bp
+    from app.api.risk import bp as risk_bp
     from app.api.sessions import bp as sessions_bp
 
     for blueprint in (
@@ -25,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         admin_cache_bp,
         admin_jobs_bp,
         audit_bp,
+        risk_bp,
         openapi_bp,
     ):
         app.register_blueprint(blueprint)

@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from app.celery_app import beat_schedule
 from app.realtime.server import get_websocket_stats
 from app.services import retention_service, system_health_report
+from app.services.risk import assessments as risk_assessments
 
 log = logging.getLogger(__name__)
 PREFIX = "app.tasks.cleanup_tasks"
@@ -60,8 +61,14 @@ def cleanup_expired_sessions() -> dict[str, Any]:
 
 @shared_task
 def cleanup_old_behavioral_data() -> dict[str, Any]:
+    """Telemetry samples past BEHAVIOR_RETENTION_DAYS and risk assessments past
+    RISK_ASSESSMENT_RETENTION_DAYS."""
     deleted = retention_service.delete_old_behavioral_data()
-    return _done("cleanup_old_behavioral_data", {"deleted": deleted})
+    assessments = risk_assessments.purge_old_assessments()
+    return _done(
+        "cleanup_old_behavioral_data",
+        {"deleted": deleted, "risk_assessments_deleted": assessments},
+    )
 
 
 @shared_task
