@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.admin_users import bp as admin_users_bp
     from app.api.audit import bp as audit_bp
     from app.api.auth import bp as auth_bp
+    from app.api.behavior import bp as behavior_bp
     from app.api.health import bp as health_bp
     from app.api.openapi import bp as openapi_bp
     from app.api.sessions import bp as sessions_bp
@@ -25,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         admin_cache_bp,
         admin_jobs_bp,
         audit_bp,
+        behavior_bp,
         openapi_bp,
     ):
         app.register_blueprint(blueprint)
