@@ -18,6 +18,7 @@ from app.services.cache_service import cache_service
 from tests.behavior_telemetry import batches, new_session, store
 from tests.conftest import make_user
 from tests.integration.celery_fixtures import Worker
+from tests.procs import wait_for
 
 TASK = "app.tasks.ml_tasks.train_user_behavioral_model"
 
@@ -79,3 +80,21 @@ def test_bad_arguments_fail_on_the_worker_and_change_nothing(
     }
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BehavioralModel)) == 0
+
+
+def test_nightly_training_fans_out_to_the_users_due(
+    app: Flask, celery: Celery, worker: Worker
+) -> None:
+    due = [make_user() for _ in range(3)]
+    for seed, user in enumerate(due, start=20):
+        store(user.id, new_session(user.id), batches(seed, 20))  # enough new batches
+
+    result = celery.send_task("app.tasks.ml_tasks.train_behavioral_models").get(timeout=60)
+
+    assert result == {"users": 3, "chunks": 1}
+    for user in due:
+        wait_for(
+            lambda uid=user.id: active_versions(uid).get("keystroke") == 1,
+            120,
+            f"the chunk to train user {user.id}",
+        )
