@@ -31,7 +31,7 @@ from app.transient_errors import TRANSIENT_ERRORS
 __all__ = ["QUEUES", "ROUTES", "TASK_MODULES", "AppTask", "beat_schedule", "make_celery"]
 
 log = logging.getLogger(__name__)
-TASK_MODULES = ("app.tasks.cleanup_tasks", "app.tasks.blockchain_tasks")
+TASK_MODULES = ("app.tasks.cleanup_tasks", "app.tasks.blockchain_tasks", "app.tasks.ml_tasks")
 
 _lock = threading.Lock()
 _worker_apps: dict[int, Flask] = {}

@@ -341,6 +341,22 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "BEHAVIOR_MAX_KEYSTROKES": _int(env, "BEHAVIOR_MAX_KEYSTROKES", 500, 1),
         "BEHAVIOR_MAX_MOUSE_MOVEMENTS": _int(env, "BEHAVIOR_MAX_MOUSE_MOVEMENTS", 2000, 1),
         "BEHAVIOR_MAX_CLICKS": _int(env, "BEHAVIOR_MAX_CLICKS", 200, 1),
+        # --- behaviour model training (app.services.behavior.training, app.tasks.ml_tasks) ---
+        # Newest telemetry batches of a user a model is trained on.
+        "BEHAVIOR_TRAINING_MAX_BATCHES": _int(env, "BEHAVIOR_TRAINING_MAX_BATCHES", 500, 1),
+        # Other users' newest batches the population mouse background is built from, and
+        # the most actions it keeps (evenly per user).
+        "BEHAVIOR_BACKGROUND_MAX_BATCHES": _int(env, "BEHAVIOR_BACKGROUND_MAX_BATCHES", 400, 1),
+        "BEHAVIOR_BACKGROUND_MAX_ACTIONS": _int(env, "BEHAVIOR_BACKGROUND_MAX_ACTIONS", 5000, 1),
+        # Poisoning guard: batches of a session whose risk reached this score never train a
+        # model. The step-up score of the default policy, until policies supply it.
+        "BEHAVIOR_STEP_UP_THRESHOLD": _int(env, "BEHAVIOR_STEP_UP_THRESHOLD", 60, 1),
+        # train_behavioral_models retrains a user once this many new batches arrived.
+        "BEHAVIOR_RETRAIN_MIN_NEW_BATCHES": _int(env, "BEHAVIOR_RETRAIN_MIN_NEW_BATCHES", 20, 1),
+        # Users per train_user_behavioral_model fan-out chunk.
+        "BEHAVIOR_TRAINING_CHUNK_SIZE": _int(env, "BEHAVIOR_TRAINING_CHUNK_SIZE", 10, 1),
+        # Model versions kept per user and kind by cleanup_old_models (the active one always).
+        "BEHAVIOR_MODEL_VERSIONS_KEPT": _int(env, "BEHAVIOR_MODEL_VERSIONS_KEPT", 5, 1),
         "WEBSOCKET_CORS_ALLOWED_ORIGINS": _list(
             env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:5000"
         ),

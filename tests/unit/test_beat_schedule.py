@@ -97,7 +97,6 @@ SEED_TASKS = {
 # The task modules later issues build (behaviour and risk, policies, threats): every task
 # of these, and every beat entry of these tasks, is not built yet.
 NOT_BUILT_MODULES = {
-    "ml_tasks",
     "policy_tasks",
     "session_monitoring_tasks",
     "threat_prediction_tasks",

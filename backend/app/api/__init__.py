@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.admin_users import bp as admin_users_bp
     from app.api.audit import bp as audit_bp
     from app.api.auth import bp as auth_bp
+    from app.api.behavior import bp as behavior_bp
     from app.api.health import bp as health_bp
     from app.api.openapi import bp as openapi_bp
     from app.api.risk import bp as risk_bp
@@ -27,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         admin_jobs_bp,
         audit_bp,
         risk_bp,
+        behavior_bp,
         openapi_bp,
     ):
         app.register_blueprint(blueprint)
