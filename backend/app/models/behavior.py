@@ -8,8 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import BigIntKey, CreatedAtMixin, JSONDocument
+from app.database import BigIntKey, CreatedAtMixin, JSONDocument, enum_check
 from app.extensions import db
+
+MODEL_KINDS = ("keystroke", "mouse")
 
 
 class BehavioralSample(CreatedAtMixin, db.Model):
@@ -31,13 +33,31 @@ class BehavioralSample(CreatedAtMixin, db.Model):
 
 
 class BehavioralModel(CreatedAtMixin, db.Model):
-    """A trained version of one user's behavioural model."""
+    """A trained version of one user's behavioural model of one kind (keystroke, mouse).
+
+    Versions count per user and kind; at most one per user and kind is active (a partial
+    unique index). A row with no user_id is the population model of its kind
+    (``update_threat_models``): the reference used while users are still enrolling."""
 
     __tablename__ = "behavioral_models"
-    __table_args__ = (sa.UniqueConstraint("user_id", "version", name="uq_behavioral_models_uv"),)
+    __table_args__ = (
+        enum_check("kind", MODEL_KINDS),
+        sa.UniqueConstraint("user_id", "kind", "version", name="uq_behavioral_models_ukv"),
+        sa.Index(
+            "uq_behavioral_models_one_active",
+            "user_id",
+            "kind",
+            unique=True,
+            postgresql_where=sa.text("is_active"),
+            sqlite_where=sa.text("is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
     version: Mapped[int]
     algorithm: Mapped[str] = mapped_column(sa.String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
