@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
@@ -177,3 +178,17 @@ def test_a_decision_not_enforced_is_only_recorded(
 def test_an_unknown_decision_is_refused(account: SignedIn) -> None:
     with pytest.raises(ValueError, match="not one of"):
         apply_decision(session_of(account), assessment_for(session_of(account), 50), "deny")
+
+
+def test_the_operator_command_steps_a_session_up_once(app: Flask, account: SignedIn) -> None:
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["risk", "step-up", account.session_id])
+    again = runner.invoke(args=["risk", "step-up", account.session_id])
+    unknown = runner.invoke(args=["risk", "step-up", str(uuid.uuid4())])
+
+    assert first.exit_code == 0 and "now in step-up" in first.output
+    assert again.exit_code == 0 and "already in step-up" in again.output
+    assert unknown.exit_code != 0 and "no active session" in unknown.output
+    assert session_of(account).needs_step_up
+    assert [row.decision for row in decisions(account)] == ["step_up"]
