@@ -82,6 +82,8 @@ def test_a_session_in_step_up_is_told_refused_and_cleared_by_its_password(
     assert passed.status_code == 200, passed.text
     assert passed.json()["session"]["step_up_required"] is False
     assert admin_users(server, admin).status_code == 200
+    cleared = socket.wait_for("notification", lambda data: data["kind"] == "step_up_passed")
+    assert cleared["session_id"] == admin.session_id
     assert socket.sio.connected
 
 

@@ -133,10 +133,12 @@ def test_the_gate_is_audited_as_a_refused_action(
 
 
 def test_the_right_password_clears_step_up_and_lowers_the_risk(
-    client: FlaskClient, admin_pair: tuple[SignedIn, SignedIn]
+    client: FlaskClient, sockets: Sockets, admin_pair: tuple[SignedIn, SignedIn]
 ) -> None:
     me, _ = admin_pair
+    socket = sockets.open(me.access_token)
     step_up(me, score=72)
+    socket.drain()
 
     response = confirm(client, me, TEST_PASSWORD)
 
@@ -157,6 +159,8 @@ def test_the_right_password_clears_step_up_and_lowers_the_risk(
     ).all()
     assert decision.outcome == "step_up_passed" and decision.outcome_at is not None
     assert audit_events("step_up_passed")[0].subject_id == me.session_id
+    [cleared] = payloads(socket.drain(), "notification")
+    assert (cleared["kind"], cleared["session_id"]) == ("step_up_passed", me.session_id)
     assert client.get("/api/admin/users", headers=me.headers).status_code == 200
 
 

@@ -22,13 +22,16 @@ from app.database import utcnow
 from app.errors import AppError, Conflict, Forbidden, Unauthorized
 from app.extensions import db
 from app.models import RiskAssessment, UserSession
+from app.realtime import emit
 from app.services import auth_service
+from app.services.after_commit import after_commit
 from app.services.audit.events import record_event
 from app.services.auth_service import Principal
 from app.services.risk.enforcement import STEP_UP_FAILED, end_for_risk, label_step_up_passed
 from app.services.risk.engine import level_of
 
 STEP_UP_FACTOR = "step_up_passed"
+PASSED_KIND = "step_up_passed"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def _give_back_try(session: UserSession) -> None:
 
 def _passed(principal: Principal, ip_address: str) -> StepUpPassed:
     """Clear the step-up, lower the session's risk below the step-up threshold and store
-    an assessment that says why, label the decision, audit it (one commit)."""
+    an assessment that says why, label the decision, audit it (one commit); then tell the
+    session's sockets (`notification` kind ``step_up_passed``: other tabs drop the prompt)."""
     session = principal.session
     sessions = UserSession.__table__
     cleared = db.session.execute(
@@ -163,5 +167,14 @@ def _passed(principal: Principal, ip_address: str) -> StepUpPassed:
         ip_address=ip_address,
         payload={"previous_score": previous, "risk_score": lowered},
     )
+    passed = {
+        "kind": PASSED_KIND,
+        "title": "Thanks, it is you",
+        "message": "Your password was confirmed; you can continue.",
+        "session_id": str(session.id),
+        "risk_score": lowered,
+    }
+    session_id = session.id
+    after_commit(lambda: emit.emit_to_session(session_id, "notification", passed))
     db.session.commit()
     return StepUpPassed(session=session, previous_score=previous, risk_score=lowered)
