@@ -1,10 +1,11 @@
 """Decisions and their effects on a login session: step-up, termination, and their record.
 
 ``apply_decision`` is what the live path and session monitoring call with the engine's
-assessment and decision. It commits its own transaction; notifications go out after the
-commit. Every enforced effect writes a ``PolicyDecision`` (policy id and version stay null
-until versioned policies exist; ``reasons`` are the assessment's top factors) whose
-``outcome`` is filled in later: ``step_up_passed``, ``step_up_failed`` or ``terminated``.
+assessment and decision. When it acts it commits the app context's database session (with
+whatever else the caller has pending there); notifications go out after the commit.
+Every enforced effect writes a ``PolicyDecision`` (policy id and version stay null until
+versioned policies exist; ``reasons`` are the assessment's top factors) whose ``outcome``
+is filled in later: ``step_up_passed``, ``step_up_failed`` or ``terminated``.
 A decision that is not enforced (report only) is recorded with the outcome ``report_only``.
 
 Step-up is durable: ``user_sessions.step_up_required_at``, which every authenticated
@@ -69,10 +70,9 @@ def apply_decision(
         return Enforcement(decision, False, row.id)
     if decision == "step_up":
         return _step_up(session, assessment.score, reasons)
-    row = _record_decision(session, "terminate", assessment.score, reasons, outcome="terminated")
     if not end_for_risk(session, RISK_TERMINATED, assessment.score, reasons):
-        db.session.rollback()
         return Enforcement(decision, False)
+    row = _record_decision(session, "terminate", assessment.score, reasons, outcome="terminated")
     db.session.commit()
     return Enforcement(decision, True, row.id)
 
@@ -111,7 +111,6 @@ def _step_up(session: UserSession, score: float, reasons: list[dict[str, Any]]) 
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if not marked:
-        db.session.rollback()
         return Enforcement("step_up", False)
     row = _record_decision(session, "step_up", score, reasons)
     record_event(
