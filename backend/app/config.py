@@ -79,6 +79,12 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+def _at_most(name: str, value: int, maximum: int) -> int:
+    if value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _str(env, name, default)
     for choice in choices:
@@ -278,6 +284,15 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
             _int(env, "RISK_ASSESSMENT_BATCH_MAX_AGE_MS", 2000, 0)
         )
         / 1000,
+        # --- Step-up and termination by risk (app.services.risk.enforcement, step_up) ---
+        # Wrong passwords a session in step-up may give (POST /api/auth/step-up); the last
+        # one ends the session.
+        "STEP_UP_MAX_FAILURES": _int(env, "STEP_UP_MAX_FAILURES", 3, 1),
+        # A session's risk score once its step-up passes (kept if it was lower already);
+        # below the step-up threshold (60) so the session is not stepped up again at once.
+        "STEP_UP_PASSED_RISK_SCORE": _at_most(
+            "STEP_UP_PASSED_RISK_SCORE", _int(env, "STEP_UP_PASSED_RISK_SCORE", 30, 0), 59
+        ),
         # --- IPFS content store for large audit payloads (app.services.audit.ipfs) ---
         # local: content-addressed blocks under IPFS_BLOCKSTORE_DIR; kubo: a Kubo daemon's
         # HTTP RPC API at IPFS_API_URL, each call bounded by IPFS_API_TIMEOUT_SECONDS (tested

@@ -282,3 +282,9 @@ def test_other_database_urls_are_one_configuration_error_naming_the_setting(
     assert "\n" not in str(raised.value)
     with pytest.raises(ConfigError, match=r"^STANDALONE_DATABASE_URL"):
         load_config({"APP_MODE": "standalone", "STANDALONE_DATABASE_URL": given})
+
+
+def test_a_passed_step_up_must_leave_the_session_below_the_step_up_threshold() -> None:
+    assert load_config({"STEP_UP_PASSED_RISK_SCORE": "59"})["STEP_UP_PASSED_RISK_SCORE"] == 59
+    with pytest.raises(ConfigError, match="STEP_UP_PASSED_RISK_SCORE must be <= 59"):
+        load_config({"STEP_UP_PASSED_RISK_SCORE": "60"})

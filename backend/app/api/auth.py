@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.auth_guard import client_ip, current_principal, login_required
+from app.api.auth_guard import client_ip, current_principal, login_required, sensitive
 from app.api.openapi_spec import describe
 from app.api.serializers import session_json, user_json
 from app.api.validation import parse_json
-from app.schemas.auth import ChangePasswordRequest, LoginRequest, RefreshRequest
+from app.schemas.auth import ChangePasswordRequest, LoginRequest, RefreshRequest, StepUpRequest
 from app.services import auth_service, user_service
+from app.services.risk import step_up
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -96,7 +97,7 @@ def me() -> Response:
 
 
 @bp.post("/password")
-@login_required
+@sensitive
 @describe(
     "Change your own password; every other session of yours ends",
     tag="auth",
@@ -105,7 +106,7 @@ def me() -> Response:
         200: "Password changed",
         400: "Invalid body, or the new password breaks the rules or equals the current one",
         401: "Not authenticated",
-        403: "Wrong current password (counts towards the login lockout)",
+        403: "Wrong current password (counts towards the login lockout), or step-up required",
         429: "This source's sign-in budget is spent (Retry-After)",
         503: "Sign-in budgets unreachable, or too many password checks at once (Retry-After)",
     },
@@ -121,3 +122,34 @@ def change_password() -> Response:
         ip_address=client_ip(),
     )
     return jsonify({"status": "password_changed", "sessions_ended": ended})
+
+
+@bp.post("/step-up")
+@login_required
+@describe(
+    "Confirm your password while this session is in step-up: clears it and lowers the "
+    "session's risk; the third wrong password ends the session (typing timings are "
+    "validated, not yet checked)",
+    tag="auth",
+    request=StepUpRequest,
+    responses={
+        200: "Step-up passed",
+        400: "Invalid body",
+        401: "Not authenticated",
+        403: "Wrong password (invalid_credentials, attempts_left), or the last one "
+        "(step_up_failed: the session has ended)",
+        409: "This session is not in step-up (step_up_not_required)",
+        429: "This source's sign-in budget is spent (Retry-After)",
+        503: "Sign-in budgets unreachable, or too many password checks at once (Retry-After)",
+    },
+)
+def confirm_step_up() -> Response:
+    body = parse_json(StepUpRequest)
+    passed = step_up.confirm(current_principal(), body.password, client_ip())
+    return jsonify(
+        {
+            "status": "step_up_passed",
+            "risk_score": passed.risk_score,
+            "session": session_json(passed.session),
+        }
+    )

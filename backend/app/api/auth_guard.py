@@ -1,4 +1,13 @@
-"""Bearer-token authentication for REST routes and the one admin role check."""
+"""Bearer-token authentication for REST routes, the one admin role check, and the step-up
+gate.
+
+While a login session is in step-up (its risk stepped it up; it clears with POST
+/api/auth/step-up) the sensitive routes answer 403 ``step_up_required``: every admin route
+(``admin_required``), changing one's password and terminating a session other than one's
+own (``sensitive``, or ``require_step_up_cleared`` where only some requests of a route are
+sensitive). Reading one's own data and signing out still work. The gate reads the session
+row authentication has just loaded: no query, no cache of its own.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ def bearer_token() -> str:
 
 
 # Refusals whose service records them itself (a wrong current password is a failed try).
-_AUDITED_BY_THE_SERVICE = frozenset({"invalid_credentials"})
+_AUDITED_BY_THE_SERVICE = frozenset({"invalid_credentials", "step_up_failed"})
 
 
 def login_required(view: F) -> F:
@@ -58,9 +67,29 @@ def admin_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         require_admin(current_principal().user)
+        require_step_up_cleared()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def sensitive(view: F) -> F:
+    """A signed-in route that a session in step-up may not use."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        require_step_up_cleared()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_step_up_cleared() -> None:
+    if current_principal().session.needs_step_up:
+        raise Forbidden(
+            "Confirm your password first (POST /api/auth/step-up).", code="step_up_required"
+        )
 
 
 def current_principal() -> Principal:

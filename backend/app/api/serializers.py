@@ -34,6 +34,7 @@ def session_json(session: UserSession) -> dict[str, Any]:
         "status": session.status,
         "risk_score": session.risk_score,
         "risk_level": session.risk_level,
+        "step_up_required": session.needs_step_up,
         "created_at": iso(session.created_at),
         "last_seen_at": iso(session.last_seen_at),
         "ended_at": iso(session.ended_at),

@@ -6,7 +6,12 @@ import uuid
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.auth_guard import client_ip, current_principal, login_required
+from app.api.auth_guard import (
+    client_ip,
+    current_principal,
+    login_required,
+    require_step_up_cleared,
+)
 from app.api.openapi_spec import describe
 from app.api.serializers import page_json, session_json
 from app.api.validation import parse_query
@@ -50,8 +55,14 @@ def get_session(session_id: uuid.UUID) -> Response:
 @describe(
     "Terminate a session (owner or admin); its tokens are refused from the next request",
     tag="sessions",
-    responses={200: "Terminated (or already ended)", 403: "Not yours", 404: "Unknown session"},
+    responses={
+        200: "Terminated (or already ended)",
+        403: "Not yours, or another session while this one is in step-up",
+        404: "Unknown session",
+    },
 )
 def terminate_session(session_id: uuid.UUID) -> Response:
+    if session_id != current_principal().session.id:
+        require_step_up_cleared()
     session = session_service.terminate_session(current_principal().user, session_id, client_ip())
     return jsonify(session_json(session))

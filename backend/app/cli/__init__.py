@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import accounts, audit, behavior, demo, ipfs, standalone
+from app.cli import accounts, audit, behavior, demo, ipfs, risk, standalone
 
-_MODULES = (accounts, demo, audit, ipfs, standalone, behavior)
+_MODULES = (accounts, demo, audit, ipfs, standalone, behavior, risk)
 
 
 def register_cli(app: Flask) -> None:

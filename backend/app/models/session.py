@@ -38,6 +38,10 @@ class UserSession(CreatedAtMixin, db.Model):
     )
     # jti of the one refresh token that may still be used (rotation; reuse is detected).
     refresh_jti: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set while the session must confirm its owner (POST /api/auth/step-up) before sensitive
+    # actions; the failures are the wrong passwords given since (counted before checking).
+    step_up_required_at: Mapped[datetime | None]
+    step_up_failures: Mapped[int] = mapped_column(default=0, server_default="0")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     device: Mapped[Device | None] = relationship()
@@ -45,3 +49,7 @@ class UserSession(CreatedAtMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def needs_step_up(self) -> bool:
+        return self.step_up_required_at is not None

@@ -234,6 +234,37 @@ def check_current_password(user: User, password: str, ip_address: str) -> None:
     reservation.succeeded()
 
 
+def check_step_up_password(user: User, password: str, ip_address: str) -> bool:
+    """Check the password of a session in step-up under the sign-in budgets, like a login.
+
+    A wrong one is recorded as a failed try (it counts towards the lockout and the
+    recent-failed-logins risk factor); while a budget is spent, 429 even for the right one.
+    """
+    reservation, familiar = _reserve_try(
+        user.username,
+        user,
+        ip_address,
+        None,
+        actor=user,
+        event_type="step_up_locked",
+        message="Too many failed password attempts. Try again later.",
+    )
+    if not _checked_password(reservation, user.password_hash, password, familiar=familiar):
+        _record_attempt(
+            "step_up_failed",
+            user.username,
+            user,
+            ip_address,
+            False,
+            "bad_password",
+            actor=user,
+            familiar=familiar,
+        )
+        return False
+    reservation.succeeded()
+    return True
+
+
 def _active_session(session_id: uuid.UUID, user_id: int) -> UserSession:
     """The login session if it is still usable by ``user_id``: active, not idle past the
     timeout (an idle one is expired here), its account enabled. Touches last_seen_at."""
