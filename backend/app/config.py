@@ -154,6 +154,11 @@ def _message_queue(env: Mapping[str, str]) -> str | None:
     return None if value.lower() == "none" else value
 
 
+def _own_origins(port: int) -> str:
+    """The default browser origins: the development frontend and the dashboard on ``port``."""
+    return f"http://localhost:3000,http://127.0.0.1:{port},http://localhost:{port}"
+
+
 def _rate_limits(env: Mapping[str, str], name: str, default: str) -> dict[str, tuple[float, int]]:
     """Parse "event=rate/burst,…" into {event: (rate per second, burst)}; needs "default"."""
     limits: dict[str, tuple[float, int]] = {}
@@ -331,8 +336,10 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "BEHAVIOR_MAX_KEYSTROKES": _int(env, "BEHAVIOR_MAX_KEYSTROKES", 500, 1),
         "BEHAVIOR_MAX_MOUSE_MOVEMENTS": _int(env, "BEHAVIOR_MAX_MOUSE_MOVEMENTS", 2000, 1),
         "BEHAVIOR_MAX_CLICKS": _int(env, "BEHAVIOR_MAX_CLICKS", 200, 1),
+        # The only browser origins Socket.IO accepts (never one taken from the Host header):
+        # by default the development frontend and the dashboard this process serves on PORT.
         "WEBSOCKET_CORS_ALLOWED_ORIGINS": _list(
-            env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:5000"
+            env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", _own_origins(_int(env, "PORT", 5000, 1))
         ),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024),
         "LOG_LEVEL": _choice(

@@ -38,7 +38,9 @@ def list_sessions() -> Response:
 @bp.get("/<uuid:session_id>")
 @login_required
 @describe(
-    "One session (owner or admin)", tag="sessions", responses={200: "OK", 403: "No", 404: "No"}
+    "One session (owner or admin)",
+    tag="sessions",
+    responses={200: "OK", 404: "Unknown session, or another user's"},
 )
 def get_session(session_id: uuid.UUID) -> Response:
     session = session_service.get_session_for(current_principal().user, session_id)
@@ -50,7 +52,7 @@ def get_session(session_id: uuid.UUID) -> Response:
 @describe(
     "Terminate a session (owner or admin); its tokens are refused from the next request",
     tag="sessions",
-    responses={200: "Terminated (or already ended)", 403: "Not yours", 404: "Unknown session"},
+    responses={200: "Terminated (or already ended)", 404: "Unknown session, or another user's"},
 )
 def terminate_session(session_id: uuid.UUID) -> Response:
     session = session_service.terminate_session(current_principal().user, session_id, client_ip())

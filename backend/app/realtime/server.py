@@ -16,18 +16,21 @@ _handlers_registered = False
 
 
 class OriginPolicy:
-    """Browsers may connect from the configured origins and from this server's own origin
-    (the dashboard it serves)."""
+    """Browsers may connect from the configured origins only (WEBSOCKET_CORS_ALLOWED_ORIGINS,
+    whose default holds the dashboard's own origin on PORT).
+
+    Never from "this server's own origin" as the request's Host header names it: a page on
+    any site can reach the server under a name of its own choosing (DNS rebinding, a proxy
+    passing Host through), so Host is the client's word, not the server's.
+    """
 
     def __init__(self, allowed: list[str]) -> None:
-        self.allowed = frozenset(origin.rstrip("/") for origin in allowed)
+        self.allowed = frozenset(origin.rstrip("/").lower() for origin in allowed)
 
     def __call__(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
         if origin is None:
             return True  # not a browser: no CORS to enforce; the token still decides
-        origin = origin.rstrip("/")
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return "*" in self.allowed or origin in self.allowed or origin == own
+        return "*" in self.allowed or origin.rstrip("/").lower() in self.allowed
 
 
 QUEUE_POOL_TIMEOUT_SECONDS = 20.0
