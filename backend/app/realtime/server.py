@@ -11,6 +11,7 @@ from flask import Flask
 
 from app.extensions import socketio
 from app.realtime.lifecycle import local_stats, presence
+from app.realtime.packets import ContractPacket, guard_packets
 
 _handlers_registered = False
 
@@ -74,6 +75,7 @@ def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
         "ping_interval": config["SOCKETIO_PING_INTERVAL"],
         "ping_timeout": config["SOCKETIO_PING_TIMEOUT"],
         "max_http_buffer_size": config["SOCKETIO_MAX_PAYLOAD_BYTES"],
+        "serializer": ContractPacket,
     }
     queue = config["SOCKETIO_MESSAGE_QUEUE"]
     if queue and queue.startswith(("redis://", "rediss://", "unix://")):
@@ -94,6 +96,7 @@ def init_realtime(app: Flask) -> None:
         register_handlers(socketio)
         _handlers_registered = True
     socketio.init_app(app, **socketio_options(app.config))
+    guard_packets(socketio.server)
 
 
 def get_websocket_stats() -> dict[str, Any]:
