@@ -13,7 +13,7 @@ from tests.conftest import REPO_ROOT
 from websocket_config import socketio_options
 
 SETTING_READ = re.compile(
-    r'_(?:get|str|int|bool|choice|list|rate_limits)\(\s*env,\s*"([A-Z0-9_]+)"'
+    r'_(?:get|str|int|bool|choice|list|rate_limits|rate)\(\s*env,\s*"([A-Z0-9_]+)"'
 )
 
 
