@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import redis
 import requests
 import socketio
 import websocket
@@ -23,9 +24,10 @@ from flask import Flask
 from app.realtime.emit import emit_to_admins
 from tests.conftest import SignedIn
 from tests.e2e.clients import WAIT_SECONDS, RecordingClient, raw_socket
-from tests.e2e.conftest import Accounts, Clients, Servers
+from tests.e2e.conftest import Accounts, Clients, Platform, Servers
 from tests.e2e.servers import WebServer
 from tests.procs import wait_for
+from tests.unit.sockets import telemetry_batch
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +83,7 @@ def connect_quietly(client: RecordingClient, server: WebServer, token: str) -> N
 
 def acting_sockets_after_a_racing_logout(server: WebServer, user: SignedIn, count: int) -> int:
     """Connect ``count`` sockets of the user's session while it signs out; return how many
-    can still join the user's room once the logout has answered."""
+    can still act once the logout has answered."""
     sockets = [RecordingClient() for _ in range(count)]
     started = threading.Barrier(count + 1)
 
@@ -92,31 +94,68 @@ def acting_sockets_after_a_racing_logout(server: WebServer, user: SignedIn, coun
     with ThreadPoolExecutor(count) as pool:
         connecting = [pool.submit(connect, client) for client in sockets]
         started.wait()
+        # Sign out once the server is answering the connects, with more of them in flight.
+        wait_for(
+            lambda: any(client.payloads("connection_response") for client in sockets),
+            WAIT_SECONDS,
+            "a first socket connected",
+            poll=0.001,
+        )
         response = requests.post(
             f"{server.url}/api/auth/logout", headers=user.headers, timeout=WAIT_SECONDS
         )
         assert response.status_code == 200, response.text
         for future in connecting:
             future.result()
-    acting = 0
-    for client in sockets:
-        if client.sio.connected:
-            with contextlib.suppress(socketio.exceptions.SocketIOError):  # disconnected
-                acting += bool(client.call("join_user_room", {"user_id": user.user_id})["ok"])
-        client.close()
+        acting = sum(pool.map(lambda client: can_act(client, user), sockets))
+        list(pool.map(RecordingClient.close, sockets))
     return acting
+
+
+def can_act(client: RecordingClient, user: SignedIn) -> bool:
+    """Whether the socket is still served and may send telemetry or join the user's room."""
+    if not client.sio.connected:
+        return False
+    try:
+        acks = [
+            client.sio.call("behavioral_data", telemetry_batch(user.session_id), timeout=5),
+            client.sio.call("join_user_room", {"user_id": user.user_id}, timeout=5),
+        ]
+    except socketio.exceptions.SocketIOError:
+        return False  # disconnected, or no longer known to the server
+    return any(ack["ok"] for ack in acks)
 
 
 def test_a_socket_connecting_during_its_logout_cannot_act(
     servers: Servers, accounts: Accounts
 ) -> None:
     """200 sockets, in rounds of 20 on one session each, connect while the session signs
-    out: once the logout has answered, none may join its room (nor send anything)."""
+    out: once the logout has answered, none may send telemetry or join its room."""
     acting = [
         acting_sockets_after_a_racing_logout(servers.a, accounts.login(servers.a), 20)
         for _ in range(10)
     ]
     assert acting == [0] * 10
+
+
+def test_a_socket_its_logout_did_not_find_is_dropped(
+    servers: Servers, platform: Platform, accounts: Accounts, clients: Clients
+) -> None:
+    """What losing the race leaves behind, made certain: a socket that registered after the
+    logout read the session's sockets (here: taken out of that set) must not act on."""
+    user = accounts.login(servers.a)
+    late = clients.connect(servers.b, user.access_token)
+    [hello] = late.payloads("connection_response")
+    sockets_of_session = f"zt:ws:sess:{user.session_id}"
+    assert redis.Redis.from_url(platform.redis_url).srem(sockets_of_session, hello["sid"]) == 1
+
+    response = requests.post(
+        f"{servers.a.url}/api/auth/logout", headers=user.headers, timeout=WAIT_SECONDS
+    )
+
+    assert response.status_code == 200, response.text
+    assert late.disconnected.wait(WAIT_SECONDS), late.names()
+    assert [error["code"] for error in late.payloads("error")] == ["unauthorized"]
 
 
 def test_binary_attachments_are_refused_and_the_socket_closed(
