@@ -147,10 +147,14 @@ class Clients:
     def __init__(self) -> None:
         self._opened: list[RecordingClient] = []
 
-    def connect(self, server: WebServer, token: str) -> RecordingClient:
+    def open(self) -> RecordingClient:
+        """A client not yet connected (to see its connect refused), closed at the end."""
         client = RecordingClient()
         self._opened.append(client)
-        return client.connect(server, token)
+        return client
+
+    def connect(self, server: WebServer, token: str) -> RecordingClient:
+        return self.open().connect(server, token)
 
     def close_all(self) -> None:
         # In parallel: a clean close can wait seconds for the WebSocket closing handshake.
