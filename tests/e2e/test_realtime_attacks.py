@@ -166,16 +166,11 @@ def test_binary_attachments_are_refused_and_the_socket_closed(
     frames: list[Any] = []
     try:
         ws.send('45999999-["behavioral_data",{"_placeholder":true,"num":0}]')
-        try:
-            for _ in range(16):
-                ws.send_binary(b"\0" * 65536)
-            while True:
-                opcode, data = ws.recv_data()
-                if opcode == websocket.ABNF.OPCODE_CLOSE:
-                    break
-                frames.append(data)
-        except (websocket.WebSocketConnectionClosedException, ConnectionError):
-            pass  # closed by the server while we were still sending
+        while True:  # old servers wait here for the attachments (a timeout fails the test)
+            opcode, data = ws.recv_data()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            frames.append(data)
     finally:
         ws.close()
     errors = [json.loads(f[2:])[1] for f in frames if f.startswith(b'42["error"')]

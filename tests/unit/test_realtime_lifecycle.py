@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from app.extensions import db, socketio
 from app.models import UserSession
 from app.realtime.connections import registry
-from app.realtime.lifecycle import maintenance_tick
+from app.realtime.lifecycle import SWEEP_GRACE_SECONDS, maintenance_tick
 from app.realtime.presence import mark_session_ended
 from app.redis_client import get_redis_client
 from tests.conftest import SignedIn
@@ -279,6 +279,8 @@ def test_a_session_marked_ended_refuses_events_connects_and_is_swept(
     ack = acting.call("ping", PING)
     late = sockets.open(account.access_token)
     tick(time.time())
+    assert idle.is_connected()  # the ending's own notice and disconnect may be on the way
+    tick(time.time() + SWEEP_GRACE_SECONDS)
 
     assert ack["error"]["code"] == "unauthorized" and not acting.is_connected()
     assert not late.is_connected() and late.connect_error == {"message": "unauthorized"}

@@ -34,6 +34,7 @@ from app.services.auth_service import authenticate, renew_for_session
 log = logging.getLogger(__name__)
 PROCESS_ID = new_process_id()
 redis_trouble = ThrottledLog(log, limit=5, window=60.0)
+SWEEP_GRACE_SECONDS = 2.0
 
 
 def presence() -> Presence:
@@ -187,7 +188,7 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
     """Warn and expire sockets by token lifetime. Runs in the web process's loop."""
     cfg = current_app.config
     now = time.time() if now is None else now
-    _drop_ended_sessions(socketio)
+    _drop_ended_sessions(socketio, now)
     for conn in registry.all():
         left = conn.token_expires_at - now
         if left <= -cfg["WS_TOKEN_GRACE_SECONDS"]:
@@ -206,13 +207,16 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
             )
 
 
-def _drop_ended_sessions(socketio: SocketIO) -> None:
-    """Disconnect local sockets whose login session is marked ended (one that connected
-    while its session ended, and sends nothing, would otherwise linger in its rooms)."""
+def _drop_ended_sessions(socketio: SocketIO, now: float) -> None:
+    """Disconnect local sockets whose login session was marked ended more than
+    SWEEP_GRACE_SECONDS ago (one that connected while its session ended, and sends
+    nothing, would otherwise linger in its rooms). The grace leaves the ending's own
+    `session_terminated` and disconnect, which travel the message queue, to come first."""
     conns = registry.all()
     ended = ended_sessions(get_redis_client(), list({conn.session_id for conn in conns}))
     for conn in conns:
-        if conn.session_id in ended:
+        marked_at = ended.get(conn.session_id)
+        if marked_at is not None and now - marked_at >= SWEEP_GRACE_SECONDS:
             socketio.emit(
                 "error",
                 {"event": "connect", "code": "unauthorized", "message": "this session has ended"},

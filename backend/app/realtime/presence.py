@@ -118,14 +118,19 @@ def user_socket_ids(client: redis.Redis, user_id: int) -> list[str]:
 
 
 def mark_session_ended(client: redis.Redis, session_id: uuid.UUID | str, ttl: int) -> None:
-    """Remember for ``ttl`` seconds that a login session ended: a socket of it that was
-    still connecting when its sockets were disconnected is refused on its next event."""
-    client.set(ended_key(session_id), "1", ex=ttl)
+    """Remember for ``ttl`` seconds that a login session ended, and when: a socket of it
+    that was still connecting when its sockets were disconnected is refused on its next
+    event, and swept."""
+    client.set(ended_key(session_id), repr(time.time()), ex=ttl)
 
 
-def ended_sessions(client: redis.Redis, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of ``session_ids`` marked ended."""
+def ended_sessions(client: redis.Redis, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Those of ``session_ids`` marked ended, with when (epoch seconds)."""
     if not session_ids:
-        return set()
+        return {}
     marks = client.mget([ended_key(session_id) for session_id in session_ids])
-    return {session_id for session_id, mark in zip(session_ids, marks, strict=True) if mark}
+    return {
+        session_id: float(mark)
+        for session_id, mark in zip(session_ids, marks, strict=True)
+        if mark is not None
+    }
