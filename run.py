@@ -134,13 +134,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, async_mode: str, platform: StandalonePlatform | None) -> int:
     from app import create_app
-    from app.config import ConfigError, load_config, warn_if_development_secrets
+    from app.config import ConfigError, load_config, read_environment, warn_if_development_secrets
     from app.extensions import socketio
     from app.realtime.lifecycle import start_maintenance
     from app.services.dependency_health import unreachable_required_service
 
+    env = read_environment()
+    if args.port:
+        # --port stands for PORT, so what derives from it (the dashboard's origin) follows.
+        env["PORT"] = str(args.port)
     try:
-        config = load_config()
+        config = load_config(env)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

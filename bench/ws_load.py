@@ -239,6 +239,14 @@ class Platform(Target):
             # Every member connects from 127.0.0.1: the per-address limit would cap the
             # run at its default (README "HTTP edge").
             "MAX_CONNECTIONS_PER_ADDRESS": "0",
+            # The benchmark measures capacity: every member is one user on one session
+            # from one address, which the per-user, per-session and per-address limits
+            # exist to stop. Lifted here, measured as the deployment's whole load.
+            "WS_MAX_CONNECTIONS_PER_USER": "1000000",
+            "WS_MAX_CONNECTIONS_PER_SESSION": "1000000",
+            "WS_CONNECT_RATE_PER_USER": "1000000/1000000",
+            "WS_CONNECT_RATE_PER_ADDRESS": "1000000/1000000",
+            "WS_ADDRESS_RATE_MULTIPLIER": "100000",
         }
 
     def prepare_database(self) -> None:

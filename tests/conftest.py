@@ -119,9 +119,10 @@ def audit_app(base_config: dict[str, Any], embedded_chain: EmbeddedChain) -> Ite
         yield app
 
 
-# Redis keys of the sign-in budgets and the audit's refusal counts: a test's failed logins
-# (all from 127.0.0.1) must not lock the next test out.
-_PER_TEST_REDIS_KEYS = ("zt:login:*", "zt:audit:refusals:*")
+# Redis keys of the sign-in budgets, the audit's refusal counts and the real-time budgets
+# and socket sets: a test's failed logins or connects (all from 127.0.0.1, user ids reused)
+# must not lock the next test out.
+_PER_TEST_REDIS_KEYS = ("zt:login:*", "zt:audit:refusals:*", "zt:ws:*")
 
 
 def _clean_redis_counters(app: Flask) -> None:

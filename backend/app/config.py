@@ -160,6 +160,24 @@ def _message_queue(env: Mapping[str, str]) -> str | None:
     return None if value.lower() == "none" else value
 
 
+def _own_origins(port: int) -> str:
+    """The default browser origins: the development frontend and the dashboard on ``port``."""
+    return f"http://localhost:3000,http://127.0.0.1:{port},http://localhost:{port}"
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[float, int]:
+    """Parse "rate/burst" (rate per second, burst a count)."""
+    raw = _str(env, name, default)
+    rate, _, burst = raw.partition("/")
+    try:
+        parsed = (float(rate), int(burst))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {raw!r} is not rate/burst, e.g. 0.5/20") from exc
+    if not parsed[0] > 0 or parsed[1] < 1:
+        raise ConfigError(f"{name}: {raw!r} needs a positive rate and burst")
+    return parsed
+
+
 def _rate_limits(env: Mapping[str, str], name: str, default: str) -> dict[str, tuple[float, int]]:
     """Parse "event=rate/burst,…" into {event: (rate per second, burst)}; needs "default"."""
     limits: dict[str, tuple[float, int]] = {}
@@ -335,7 +353,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "SOCKETIO_PING_TIMEOUT": _int(env, "SOCKETIO_PING_TIMEOUT", 20, 1),
         "SOCKETIO_MAX_PAYLOAD_BYTES": _int(env, "SOCKETIO_MAX_PAYLOAD_BYTES", 512 * 1024, 1024),
         "WS_MAX_CONNECTIONS": _int(env, "WS_MAX_CONNECTIONS", 12_000, 1),
-        # Token buckets "event=rate/burst" (per second), per connection and per user.
+        # Token buckets "event=rate/burst" (per second), per connection (in the process) and,
+        # times WS_USER_RATE_MULTIPLIER, per user (in Redis, across reconnects and processes).
         "WS_RATE_LIMITS": _rate_limits(
             env, "WS_RATE_LIMITS", "behavioral_data=20/40,default=10/20"
         ),
@@ -352,6 +371,18 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         # Missed-event recovery log per room: at most this many events, this many seconds.
         "WS_RECOVERY_MAX_EVENTS": _int(env, "WS_RECOVERY_MAX_EVENTS", 1000, 1),
         "WS_RECOVERY_WINDOW_SECONDS": _int(env, "WS_RECOVERY_WINDOW_SECONDS", 120, 1),
+        # --- Real-time connection limits (app.realtime.budgets, README "Security") ---
+        # Kept in Redis across reconnects and web processes. Connects "rate/burst" (per
+        # second) per user and per client address; a refused connect gets connect_error
+        # "rate_limited". Open sockets per user and per login session; beyond either, the
+        # connect gets "too_many_connections".
+        "WS_CONNECT_RATE_PER_USER": _rate(env, "WS_CONNECT_RATE_PER_USER", "0.5/20"),
+        "WS_CONNECT_RATE_PER_ADDRESS": _rate(env, "WS_CONNECT_RATE_PER_ADDRESS", "5/100"),
+        "WS_MAX_CONNECTIONS_PER_USER": _int(env, "WS_MAX_CONNECTIONS_PER_USER", 30, 1),
+        "WS_MAX_CONNECTIONS_PER_SESSION": _int(env, "WS_MAX_CONNECTIONS_PER_SESSION", 10, 1),
+        # Event budgets per client address: WS_RATE_LIMITS times this (per user: times
+        # WS_USER_RATE_MULTIPLIER), so many users behind one NAT are not refused.
+        "WS_ADDRESS_RATE_MULTIPLIER": _int(env, "WS_ADDRESS_RATE_MULTIPLIER", 20, 1),
         # Caps of one behavioral_data batch.
         "BEHAVIOR_MAX_KEYSTROKES": _int(env, "BEHAVIOR_MAX_KEYSTROKES", 500, 1),
         "BEHAVIOR_MAX_MOUSE_MOVEMENTS": _int(env, "BEHAVIOR_MAX_MOUSE_MOVEMENTS", 2000, 1),
@@ -372,8 +403,10 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[
         "BEHAVIOR_TRAINING_CHUNK_SIZE": _int(env, "BEHAVIOR_TRAINING_CHUNK_SIZE", 10, 1),
         # Model versions kept per user and kind by cleanup_old_models (the active one always).
         "BEHAVIOR_MODEL_VERSIONS_KEPT": _int(env, "BEHAVIOR_MODEL_VERSIONS_KEPT", 5, 1),
+        # The only browser origins Socket.IO accepts (never one taken from the Host header):
+        # by default the development frontend and the dashboard this process serves on PORT.
         "WEBSOCKET_CORS_ALLOWED_ORIGINS": _list(
-            env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:5000"
+            env, "WEBSOCKET_CORS_ALLOWED_ORIGINS", _own_origins(_int(env, "PORT", 5000, 1))
         ),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024),
         "LOG_LEVEL": _choice(

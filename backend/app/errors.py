@@ -56,6 +56,14 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class ConcealedForbidden(Forbidden):
+    """Refused, answered as not found: the client must not learn that the thing exists
+    (another user's session). Audited like any refused action."""
+
+    status = 404
+    code = "not_found"
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"

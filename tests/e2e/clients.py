@@ -8,6 +8,7 @@ by sleeping.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import engineio
 import requests
 import socketio
+import websocket
 
 from tests.conftest import SignedIn
 from tests.e2e.servers import WebServer
@@ -43,6 +45,21 @@ def realtime_stats(server: WebServer, admin_headers: dict[str, str]) -> dict[str
 
 
 Predicate = Callable[[Any], bool]
+
+
+def raw_socket(server: WebServer, token: str | None = None) -> websocket.WebSocket:
+    """A bare Engine.IO websocket, to send what no Socket.IO client would; with ``token``
+    connected to the namespace (its ``40`` answer read)."""
+    ws_url = server.url.replace("http://", "ws://")
+    ws = websocket.create_connection(
+        f"{ws_url}/socket.io/?EIO=4&transport=websocket", timeout=WAIT_SECONDS
+    )
+    assert ws.recv().startswith("0")  # Engine.IO open
+    if token is not None:
+        ws.send("40" + json.dumps({"token": token}))
+        while not ws.recv().startswith("40"):  # connection_response may come first
+            pass
+    return ws
 
 
 class _InOrderEngineIOClient(engineio.Client):

@@ -25,6 +25,7 @@ from app.extensions import db
 from tests.conftest import TEST_PASSWORD, SignedIn, make_user, test_config
 from tests.e2e.clients import RecordingClient, login
 from tests.e2e.servers import (
+    E2E_SOCKETIO_CHANNEL,
     WebServer,
     e2e_redis_url,
     require_services,
@@ -61,6 +62,7 @@ class Platform:
                 SQLALCHEMY_DATABASE_URI=self.database_url,
                 REDIS_URL=self.redis_url,
                 SOCKETIO_MESSAGE_QUEUE=self.redis_url,
+                SOCKETIO_CHANNEL=E2E_SOCKETIO_CHANNEL,
                 CELERY_BROKER_URL="memory://",
                 JWT_SECRET_KEY=self.jwt_secret,
                 **overrides,
@@ -145,10 +147,14 @@ class Clients:
     def __init__(self) -> None:
         self._opened: list[RecordingClient] = []
 
-    def connect(self, server: WebServer, token: str) -> RecordingClient:
+    def open(self) -> RecordingClient:
+        """A client not yet connected (to see its connect refused), closed at the end."""
         client = RecordingClient()
         self._opened.append(client)
-        return client.connect(server, token)
+        return client
+
+    def connect(self, server: WebServer, token: str) -> RecordingClient:
+        return self.open().connect(server, token)
 
     def close_all(self) -> None:
         # In parallel: a clean close can wait seconds for the WebSocket closing handshake.

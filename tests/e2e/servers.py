@@ -34,8 +34,11 @@ from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, require
 
 READY_TIMEOUT_SECONDS = 45.0
 STOP_TIMEOUT_SECONDS = 10.0
-# Logical Redis database of the end-to-end tests (integration tests use 15, others 14).
-E2E_REDIS_DB = 12
+# Logical Redis database of the end-to-end tests (integration tests use 15, others 14);
+# TEST_E2E_REDIS_DB moves it, for two checkouts testing at once on one Redis.
+E2E_REDIS_DB = int(os.environ.get("TEST_E2E_REDIS_DB", "12"))
+# Pub/sub channels span databases: the message queue's is the database's own.
+E2E_SOCKETIO_CHANNEL = f"zt-e2e-{E2E_REDIS_DB}"
 # Variables a child process needs to run at all; everything else is set explicitly.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
@@ -71,8 +74,13 @@ def web_settings(
         "JWT_SECRET_KEY": jwt_secret,
         "SECRET_KEY": jwt_secret[::-1],
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SOCKETIO_CHANNEL": E2E_SOCKETIO_CHANNEL,
         "WS_PRESENCE_HEARTBEAT_SECONDS": 1,
         "WS_MAINTENANCE_INTERVAL_MS": 100,
+        # Every test client comes from 127.0.0.1: here one address stands for all the
+        # clients of a deployment, so its budgets are those of many addresses.
+        "WS_CONNECT_RATE_PER_ADDRESS": "1000/10000",
+        "WS_ADDRESS_RATE_MULTIPLIER": 1000,
         **overrides,
     }
     return {name: str(value) for name, value in settings.items()}

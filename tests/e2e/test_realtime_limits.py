@@ -12,11 +12,12 @@ import time
 
 import pytest
 import socketio
-import websocket
 
-from tests.e2e.clients import WAIT_SECONDS, RecordingClient
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.clients import WAIT_SECONDS, RecordingClient, login, raw_socket
 from tests.e2e.clients import realtime_stats as local_stats
 from tests.e2e.conftest import TIGHT, Accounts, Clients, Platform, Servers
+from tests.procs import wait_for
 from tests.tokens import forge_access_token
 
 pytestmark = pytest.mark.integration
@@ -51,15 +52,8 @@ def test_a_packet_too_deeply_nested_to_decode_is_dropped_and_the_socket_still_se
     """Below the event handlers: the Socket.IO decoder itself gives up (RecursionError);
     the server must log it and carry on, for this connection too."""
     user = accounts.login(servers.a)
-    ws_url = servers.a.url.replace("http://", "ws://")
-    ws = websocket.create_connection(
-        f"{ws_url}/socket.io/?EIO=4&transport=websocket", timeout=WAIT_SECONDS
-    )
+    ws = raw_socket(servers.a, user.access_token)
     try:
-        assert ws.recv().startswith("0")  # Engine.IO open
-        ws.send("40" + json.dumps({"token": user.access_token}))
-        while not ws.recv().startswith("40"):  # connection_response may come first
-            pass
         depth = 100_000
         ws.send('42["ping",' + "[" * depth + "]" * depth + "]")
         ws.send('42["ping",{"client_ts":7}]')
@@ -102,7 +96,7 @@ def test_a_flooding_client_is_disconnected(
         client.sio.emit("ping", {"client_ts": float(i)})
 
     assert client.disconnected.wait(WAIT_SECONDS), client.names()
-    assert client.names().count("pong") == BURST
+    assert client.names().count("pong") == BURST, client.record
     assert [error["code"] for error in client.payloads("error")] == ["rate_limited"] * rejections
     assert client.names()[-1] == "disconnect"
     assert local_stats(servers.tight, admin.headers)["flood_disconnects"] == floods + 1
@@ -149,3 +143,72 @@ def test_a_fresh_token_keeps_the_socket_connected(
     client.settle()
     assert client.payloads("token_updated") == [{"expires_at": ack["expires_at"]}]
     assert "error" not in client.names()
+
+
+def test_reconnecting_does_not_refill_the_users_event_budget(
+    servers: Servers, accounts: Accounts
+) -> None:
+    """A connection's own burst is 5 pings; the user's, kept in Redis, 15. Reconnecting for
+    a fresh connection budget each time must not get past the user's. (4 pings a
+    connection: 5 refusals would be a flood.)"""
+    user = accounts.login(servers.tight)
+    accepted = 0
+    started = time.monotonic()
+    for _ in range(10):
+        client = RecordingClient().connect(servers.tight, user.access_token)
+        accepted += sum(
+            client.call("ping", {"client_ts": float(i)})["ok"] is True for i in range(BURST - 1)
+        )
+        client.close()
+    refilled = 0.2 * 3 * (time.monotonic() - started)  # the user's rate: 0.6/s
+    user_burst = BURST * 3  # WS_USER_RATE_MULTIPLIER
+    assert user_burst <= accepted <= user_burst + refilled + 1
+
+
+def test_connecting_faster_than_the_users_budget_is_refused(
+    servers: Servers, accounts: Accounts, clients: Clients
+) -> None:
+    """25 connects of one user, held open (closing takes longer than connecting) over three
+    sessions to stay under the connection caps: the burst of WS_CONNECT_RATE_PER_USER is
+    20, then one per 2 s."""
+    username = accounts.create()
+    sessions = [login(servers.a, username, TEST_PASSWORD) for _ in range(3)]
+    outcomes = []
+    started = time.monotonic()
+    for i in range(25):
+        client = clients.open()
+        try:
+            client.connect(servers.a, sessions[i % 3].access_token)
+            outcomes.append("connected")
+        except socketio.exceptions.ConnectionError:
+            outcomes.append(client.payloads("connect_error")[0]["message"])
+    refilled = 0.5 * (time.monotonic() - started)
+    assert outcomes[:20] == ["connected"] * 20
+    assert outcomes.count("connected") <= 20 + refilled + 1
+    assert set(outcomes[20:]) <= {"connected", "rate_limited"} and "rate_limited" in outcomes
+
+
+def test_a_sessions_open_sockets_are_capped(
+    servers: Servers, accounts: Accounts, clients: Clients
+) -> None:
+    user = accounts.login(servers.a)
+    held = [clients.connect(server, user.access_token) for server in (servers.a, servers.b) * 5]
+    over = RecordingClient()
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        over.sio.connect(
+            servers.b.url,
+            auth={"token": user.access_token},
+            transports=["websocket"],
+            wait_timeout=WAIT_SECONDS,
+        )
+
+    assert over.payloads("connect_error") == [{"message": "too_many_connections"}]
+    over.close()
+    held[0].close()
+    assert held[0].disconnected.wait(WAIT_SECONDS)
+    wait_for(
+        lambda: RecordingClient().connect(servers.b, user.access_token).close() or True,
+        WAIT_SECONDS,
+        "a place freed by a closed socket",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from app.config import load_config
@@ -12,7 +13,7 @@ from tests.conftest import REPO_ROOT
 from websocket_config import socketio_options
 
 SETTING_READ = re.compile(
-    r'_(?:get|str|int|bool|choice|list|rate_limits)\(\s*env,\s*"([A-Z0-9_]+)"'
+    r'_(?:get|str|int|bool|choice|list|rate_limits|rate)\(\s*env,\s*"([A-Z0-9_]+)"'
 )
 
 
@@ -66,8 +67,21 @@ def test_socketio_options_follow_the_settings() -> None:
     allowed = options["cors_allowed_origins"]
     environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:5000"}
     assert allowed("https://a.example", environ) and allowed("https://b.example/", environ)
-    assert allowed("http://127.0.0.1:5000", environ)  # the dashboard's own origin
+    assert not allowed("http://127.0.0.1:5000", environ)  # not listed: Host does not count
     assert not allowed("https://evil.example", environ)
+    assert not allowed("http://evil.example", {**environ, "HTTP_HOST": "evil.example"})
+
+
+@pytest.mark.parametrize(
+    ("env", "dashboard"),
+    [({}, "http://127.0.0.1:5000"), ({"PORT": "8042"}, "http://localhost:8042")],
+)
+def test_the_default_origins_are_the_frontend_and_the_dashboard_on_port(
+    env: dict[str, str], dashboard: str
+) -> None:
+    allowed = socketio_options(load_config(env))["cors_allowed_origins"]
+    assert allowed("http://localhost:3000", {}) and allowed(dashboard, {})
+    assert not allowed("http://localhost:5001", {})
 
 
 def test_celery_app_routes_task_modules_to_their_queues() -> None:

@@ -56,7 +56,8 @@ MATRIX: dict[str, tuple[Payload, dict[str, str]]] = {
     ),
     "subscribe_risk_score": (
         lambda w, app: {"user_id": w.owner.user_id, "session_id": w.owner.session_id},
-        {"owner": OK, "other": "forbidden", "admin": OK},
+        # Another user's session is answered as an unknown one.
+        {"owner": OK, "other": "not_found", "admin": OK},
     ),
     "subscribe_network_topology": (lambda w, app: {}, {"owner": OK, "other": OK, "admin": OK}),
     "behavioral_data": (
@@ -170,7 +171,7 @@ def test_risk_score_subscription_sends_the_stored_score_at_once(
 @pytest.mark.parametrize(
     ("user", "session", "code"),
     [
-        ("other", "owner", "forbidden"),  # the owner's session named as another user's
+        ("other", "owner", "not_found"),  # the owner's session named as another user's
         ("owner", "unknown", "not_found"),
         ("owner", "not-a-uuid", "invalid_payload"),
     ],

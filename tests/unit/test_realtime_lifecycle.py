@@ -3,6 +3,7 @@ and the end of its login session."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +13,9 @@ from flask.testing import FlaskClient
 from app.extensions import db, socketio
 from app.models import UserSession
 from app.realtime.connections import registry
-from app.realtime.lifecycle import maintenance_tick
+from app.realtime.lifecycle import SWEEP_GRACE_SECONDS, maintenance_tick
+from app.realtime.presence import mark_session_ended
+from app.redis_client import get_redis_client
 from tests.conftest import SignedIn
 from tests.tokens import forge_access_token
 from tests.unit.sockets import (
@@ -236,3 +239,50 @@ def test_a_socket_whose_session_ended_unnoticed_is_dropped_on_its_next_subscript
 
     assert ack["error"]["code"] == "forbidden"
     assert not socket.is_connected()
+
+
+@pytest.mark.parametrize(
+    ("change", "told"),
+    [
+        ({"role": "user"}, ("error", "role_changed")),
+        ({"is_active": False}, ("session_terminated", "account_disabled")),
+    ],
+)
+def test_a_role_change_or_disable_drops_the_users_sockets(
+    client: FlaskClient, sockets: Sockets, change: dict[str, object], told: tuple[str, str]
+) -> None:
+    boss = new_account(client, "admin")
+    changed = new_account(client, "admin")
+    socket = sockets.open(changed.access_token)
+    assert socket.call("join_admin_room", {})["ok"] is True
+    bystander = sockets.open(boss.access_token)
+    socket.drain()
+
+    response = client.patch(
+        f"/api/admin/users/{changed.user_id}", json=change, headers=boss.headers
+    )
+
+    assert response.status_code == 200, response.get_json()
+    [(name, body)] = socket.drain()
+    assert (name, body.get("code", body.get("reason"))) == told
+    assert not socket.is_connected()
+    assert bystander.is_connected()
+
+
+def test_a_session_marked_ended_refuses_events_connects_and_is_swept(
+    sockets: Sockets, account: SignedIn
+) -> None:
+    acting, idle = sockets.open(account.access_token), sockets.open(account.access_token)
+    # The mark a logout sets before disconnecting the sockets it finds; these it missed.
+    mark_session_ended(get_redis_client(), account.session_id, 60)
+
+    ack = acting.call("ping", PING)
+    late = sockets.open(account.access_token)
+    tick(time.time())
+    assert idle.is_connected()  # the ending's own notice and disconnect may be on the way
+    tick(time.time() + SWEEP_GRACE_SECONDS)
+
+    assert ack["error"]["code"] == "unauthorized" and not acting.is_connected()
+    assert not late.is_connected() and late.connect_error == {"message": "unauthorized"}
+    assert "error" in names(idle.drain()) and not idle.is_connected()
+    assert registry.count() == 0

@@ -42,7 +42,11 @@ def test_user_cannot_read_or_terminate_another_users_session(
         f"/api/sessions/{victim.session_id}", method=method, headers=user_login.headers
     )
 
-    assert_error(response, 403, "forbidden")
+    unknown = client.open(
+        f"/api/sessions/{uuid.uuid4()}", method=method, headers=user_login.headers
+    )
+    assert_error(response, 404, "not_found")  # as an unknown session: ids cannot be probed
+    assert response.get_json() == unknown.get_json()
     assert_unchanged(before, except_tables=("audit_events",))  # the refusal is audited
     assert client.get("/api/auth/me", headers=victim.headers).status_code == 200
 

@@ -43,7 +43,9 @@ def list_sessions() -> Response:
 @bp.get("/<uuid:session_id>")
 @login_required
 @describe(
-    "One session (owner or admin)", tag="sessions", responses={200: "OK", 403: "No", 404: "No"}
+    "One session (owner or admin)",
+    tag="sessions",
+    responses={200: "OK", 404: "Unknown session, or another user's"},
 )
 def get_session(session_id: uuid.UUID) -> Response:
     session = session_service.get_session_for(current_principal().user, session_id)
@@ -57,8 +59,8 @@ def get_session(session_id: uuid.UUID) -> Response:
     tag="sessions",
     responses={
         200: "Terminated (or already ended)",
-        403: "Not yours, or another session while this one is in step-up",
-        404: "Unknown session",
+        403: "Another session while this one is in step-up",
+        404: "Unknown session, or another user's",
     },
 )
 def terminate_session(session_id: uuid.UUID) -> Response:

@@ -16,6 +16,7 @@ class Connection:
     sid: str
     user_id: int
     session_id: uuid.UUID
+    address: str
     is_admin: bool
     token_expires_at: float  # epoch seconds
     limiter: EventLimiter
@@ -23,25 +24,25 @@ class Connection:
     connected_at: float = field(default_factory=time.time)
     rooms: set[str] = field(default_factory=set)
     warned_expiry: bool = False
+    in_flight: int = 0  # events of this socket being handled now
+    flooded: bool = False  # to be disconnected once they are
 
 
 class ConnectionRegistry:
-    """Thread/greenlet-safe map sid → Connection, with per-user limiters and counters."""
+    """Thread/greenlet-safe map sid → Connection, with counters."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_sid: dict[str, Connection] = {}
-        self._user_limiters: dict[int, EventLimiter] = {}
         self._user_refs: Counter[int] = Counter()
         self.events_received: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
         self.started_at = time.time()
 
-    def add(self, conn: Connection, user_limiter: EventLimiter) -> None:
+    def add(self, conn: Connection) -> None:
         with self._lock:
             self._by_sid[conn.sid] = conn
             self._user_refs[conn.user_id] += 1
-            self._user_limiters.setdefault(conn.user_id, user_limiter)
 
     def remove(self, sid: str) -> Connection | None:
         with self._lock:
@@ -50,14 +51,10 @@ class ConnectionRegistry:
                 self._user_refs[conn.user_id] -= 1
                 if self._user_refs[conn.user_id] <= 0:
                     del self._user_refs[conn.user_id]
-                    self._user_limiters.pop(conn.user_id, None)
             return conn
 
     def get(self, sid: str) -> Connection | None:
         return self._by_sid.get(sid)
-
-    def user_limiter(self, user_id: int) -> EventLimiter | None:
-        return self._user_limiters.get(user_id)
 
     def all(self) -> list[Connection]:
         with self._lock:
@@ -65,6 +62,9 @@ class ConnectionRegistry:
 
     def of_session(self, session_id: uuid.UUID) -> list[Connection]:
         return [c for c in self.all() if c.session_id == session_id]
+
+    def of_user(self, user_id: int) -> list[Connection]:
+        return [c for c in self.all() if c.user_id == user_id]
 
     def count(self) -> int:
         return len(self._by_sid)

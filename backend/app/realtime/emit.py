@@ -19,7 +19,7 @@ from flask_socketio import SocketIO
 
 from app.realtime import rooms
 from app.realtime.connections import registry
-from app.realtime.presence import session_socket_ids
+from app.realtime.presence import mark_session_ended, session_socket_ids, user_socket_ids
 from app.realtime.recovery import EventLog
 from app.redis_client import get_redis_client
 
@@ -57,6 +57,13 @@ def event_log() -> EventLog:
         )
         app.extensions["zt_event_log"] = existing
     return existing
+
+
+def ended_mark_seconds() -> int:
+    """How long an ended session's mark is kept: past it, any socket of the session has
+    an expired access token (it cannot get a fresh one) and is disconnected for that."""
+    cfg = current_app.config
+    return int(cfg["JWT_ACCESS_TOKEN_SECONDS"] + cfg["WS_TOKEN_GRACE_SECONDS"] + 60)
 
 
 def emit_to_room(room: str, event: str, data: dict[str, Any]) -> int | None:
@@ -108,7 +115,16 @@ def broadcast(event: str, data: dict[str, Any]) -> None:
 
 
 def disconnect_session(session_id: uuid.UUID | str, reason: str) -> None:
-    """Tell every socket of a login session it ended, then disconnect it in any process."""
+    """Tell every socket of a login session it ended, then disconnect it in any process.
+
+    The session is first marked ended in Redis: a socket still connecting now (not yet in
+    presence, or not yet connected where a disconnect would take) is refused by that mark
+    at its connect's end, on any event, and by the maintenance sweep."""
+    try:
+        mark_session_ended(get_redis_client(), session_id, ended_mark_seconds())
+    except Exception:
+        registry.counters["errors"] += 1
+        log.exception("could not mark session %s ended", session_id)
     emit_to_session(
         session_id, "session_terminated", {"session_id": str(session_id), "reason": reason}
     )
@@ -122,4 +138,28 @@ def disconnect_session(session_id: uuid.UUID | str, reason: str) -> None:
         registry.counters["errors"] += 1
         log.exception("presence unavailable; only this process's sockets are disconnected")
     for sid in sids:
+        server.server.disconnect(sid)
+
+
+def disconnect_user(user_id: int, reason: str) -> None:
+    """Disconnect every socket of a user in any process, each told first with ``error``
+    {code: ``reason``}: after a role change or a disable, rights a socket gained (rooms,
+    subscriptions) must not outlive it; a reconnect is authorised as the user is now."""
+    server = _socketio()
+    if server is None:
+        return
+    local = {conn.sid for conn in registry.of_user(user_id)}
+    try:
+        remote = set(user_socket_ids(get_redis_client(), user_id)) - local
+    except Exception:
+        remote = set()
+        registry.counters["errors"] += 1
+        log.exception("presence unavailable; only this process's sockets are disconnected")
+    notice = {"event": "connect", "code": reason, "message": "your role or account changed"}
+    for sid in local:
+        # A local disconnect is immediate: the notice must not take the queue's detour.
+        server.emit("error", notice, to=sid, ignore_queue=True)
+        server.server.disconnect(sid)
+    for sid in remote:
+        server.emit("error", notice, to=sid)  # the queue keeps it before the disconnect
         server.server.disconnect(sid)

@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial, wraps
 from typing import Any
 
+import redis
 from flask import current_app, request
 from flask_socketio import Namespace, SocketIO, disconnect, emit, join_room
 from pydantic import BaseModel, ValidationError
 
 from app.errors import AppError, Forbidden
 from app.realtime import rooms
+from app.realtime.budgets import ENDED, budgets
 from app.realtime.connections import Connection, registry
 from app.realtime.emit import event_log
-from app.realtime.lifecycle import close_connection, open_connection, renew_token
+from app.realtime.lifecycle import close_connection, open_connection, redis_trouble, renew_token
 from app.schemas import events as schemas
 from app.services import behavior_ingest, socket_access
 from app.services.socket_access import SessionEnded
@@ -53,42 +56,81 @@ def gated(event: str, schema: type[BaseModel]) -> Callable[[Handler], Callable[.
             conn = registry.get(request.sid)  # type: ignore[attr-defined]
             if conn is None:
                 return _refuse(event, "unauthorized", "not authenticated")
-            if not _within_limits(conn, event):
-                return _refuse_over_limit(conn, event)
-            if extra:
-                return _refuse(event, "invalid_payload", "send exactly one payload object")
-            try:
-                data = schema.model_validate({} if payload is None else payload)
-            except ValidationError as exc:
-                return _refuse(event, "invalid_payload", _validation_message(exc))
-            try:
-                return handler(conn, data) or {"ok": True}
-            except AppError as exc:
-                refusal = _refuse(
-                    event, exc.code if exc.status != 400 else "invalid_payload", exc.message
-                )
-                if isinstance(exc, SessionEnded):
-                    disconnect()
-                return refusal
+            with _in_flight(conn):
+                return _gate(conn, event, schema, handler, payload, extra)
 
         return wrapper
 
     return decorator
 
 
-def _within_limits(conn: Connection, event: str) -> bool:
-    user_limiter = registry.user_limiter(conn.user_id)
-    return conn.limiter.allow(event) and (user_limiter is None or user_limiter.allow(event))
+def _gate(
+    conn: Connection,
+    event: str,
+    schema: type[BaseModel],
+    handler: Handler,
+    payload: Any,
+    extra: tuple[Any, ...],
+) -> dict[str, Any]:
+    verdict = _within_limits(conn, event)
+    if verdict == ENDED:
+        refusal = _refuse(event, "unauthorized", "this session has ended")
+        disconnect()
+        return refusal
+    if not verdict:
+        return _refuse_over_limit(conn, event)
+    if extra:
+        return _refuse(event, "invalid_payload", "send exactly one payload object")
+    try:
+        data = schema.model_validate({} if payload is None else payload)
+    except ValidationError as exc:
+        return _refuse(event, "invalid_payload", _validation_message(exc))
+    try:
+        return handler(conn, data) or {"ok": True}
+    except AppError as exc:
+        refusal = _refuse(event, exc.code if exc.status != 400 else "invalid_payload", exc.message)
+        if isinstance(exc, SessionEnded):
+            disconnect()
+        return refusal
+
+
+def _within_limits(conn: Connection, event: str) -> bool | int:
+    """True within the connection's, the user's and the address's budgets; ENDED once the
+    socket's login session was marked ended. One Redis call; while Redis cannot be reached
+    only the connection's own budget counts."""
+    if not conn.limiter.allow(event):
+        return False
+    try:
+        verdict = budgets().take_event(conn.user_id, conn.address, conn.session_id, event)
+    except redis.RedisError as exc:
+        registry.counters["errors"] += 1
+        redis_trouble.warning("event budgets unavailable, Redis: %s", exc)
+        return True
+    return ENDED if verdict == ENDED else verdict == 1
+
+
+@contextmanager
+def _in_flight(conn: Connection) -> Iterator[None]:
+    """Count the connection's events being handled; a flooding connection is disconnected
+    by the last of them, so events accepted before the flood (still waiting on Redis or
+    the database) are answered first."""
+    conn.in_flight += 1
+    try:
+        yield
+    finally:
+        conn.in_flight -= 1
+        if conn.flooded and conn.in_flight == 0:
+            disconnect()
 
 
 def _refuse_over_limit(conn: Connection, event: str) -> dict[str, Any]:
     """Refuse an event over the limits; a client that keeps flooding is disconnected, after
     its last refusal is sent."""
     refusal = _refuse(event, "rate_limited", "too many events; slow down")
-    if conn.flood.record():
+    if conn.flood.record() and not conn.flooded:
         log.warning("disconnecting flooding socket %s of user %s", conn.sid, conn.user_id)
         registry.counters["flood_disconnects"] += 1
-        disconnect()
+        conn.flooded = True
     return refusal
 
 
@@ -214,9 +256,12 @@ def _unknown_event(event: Any, *args: Any) -> dict[str, Any]:
     registry.events_received["unknown"] += 1
     name = str(event)[:64]
     conn = registry.get(request.sid)  # type: ignore[attr-defined]
-    if conn is not None and not _within_limits(conn, "unknown"):
-        return _refuse_over_limit(conn, name)
-    return _refuse(name, "not_found", "unknown event")
+    if conn is None:
+        return _refuse(name, "not_found", "unknown event")
+    with _in_flight(conn):
+        if _within_limits(conn, "unknown") is not True:
+            return _refuse_over_limit(conn, name)
+        return _refuse(name, "not_found", "unknown event")
 
 
 def _sent_as_event() -> bool:

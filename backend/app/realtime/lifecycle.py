@@ -8,20 +8,25 @@ process's presence heartbeat and stats in Redis.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
+import uuid
 from typing import Any
 
-from flask import Flask, current_app
+import redis
+from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 
 from app.errors import AppError, Unauthorized
 from app.extensions import db
 from app.realtime import rooms
 from app.realtime.auth_deadline import auth_deadline
+from app.realtime.budgets import ConnectRefused, budgets
 from app.realtime.connections import Connection, registry
 from app.realtime.emit import event_log
-from app.realtime.presence import Presence, new_process_id
+from app.realtime.packets import ThrottledLog
+from app.realtime.presence import Presence, ended_sessions, new_process_id
 from app.realtime.rate_limit import EventLimiter, FloodDetector
 from app.redis_client import get_redis_client
 from app.services import tokens
@@ -29,6 +34,8 @@ from app.services.auth_service import authenticate, renew_for_session
 
 log = logging.getLogger(__name__)
 PROCESS_ID = new_process_id()
+redis_trouble = ThrottledLog(log, limit=5, window=60.0)
+SWEEP_GRACE_SECONDS = 2.0
 
 
 def presence() -> Presence:
@@ -65,25 +72,35 @@ def open_connection(sid: str, auth: Any) -> None:
         # below: held across them, a burst of connects exhausted the pool and connects
         # failed with QueuePool timeouts (bench/ws_load.py).
         db.session.remove()
-    limits = cfg["WS_RATE_LIMITS"]
+    address = client_address()
+    _admit(sid, user_id, address, session_id)
     conn = Connection(
         sid=sid,
         user_id=user_id,
         session_id=session_id,
+        address=address,
         is_admin=is_admin,
         token_expires_at=claims.expires_at.timestamp(),
-        limiter=EventLimiter(limits),
+        limiter=EventLimiter(cfg["WS_RATE_LIMITS"]),
         flood=FloodDetector(cfg["WS_FLOOD_MAX_REJECTIONS"], cfg["WS_FLOOD_WINDOW_SECONDS"]),
     )
-    registry.add(conn, EventLimiter(limits, cfg["WS_USER_RATE_MULTIPLIER"]))
+    registry.add(conn)
     session_room = rooms.session_room(conn.session_id)
     join_room(session_room)
     conn.rooms.add(session_room)
     try:
         presence().connected(sid, conn.user_id, conn.session_id)
+        # A logout that ran while this socket authenticated found no socket to disconnect
+        # (or one still connecting, where a disconnect does not take): its mark decides.
+        ended = bool(ended_sessions(get_redis_client(), [conn.session_id]))
     except Exception:
+        ended = False  # the database is asked again on every privileged event
         registry.counters["errors"] += 1
         log.exception("presence update failed for %s", sid)
+    if ended:
+        close_connection(sid)
+        registry.counters["refused_connections"] += 1
+        raise ConnectionRefusedError("unauthorized")
     emit(
         "connection_response",
         {
@@ -97,6 +114,29 @@ def open_connection(sid: str, auth: Any) -> None:
             "session_offset": _current_offset(session_room),
         },
     )
+
+
+def client_address() -> str:
+    """The connecting client's address (the handshake's peer), or "unknown"."""
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return "unknown"
+
+
+def _admit(sid: str, user_id: int, address: str, session_id: uuid.UUID) -> None:
+    """Within the connect budgets and connection caps, or refused (also while Redis, which
+    keeps them, cannot be reached: a limit that cannot be kept refuses)."""
+    try:
+        budgets().admit(sid, user_id, address, session_id)
+    except ConnectRefused as refused:
+        registry.counters["refused_connections"] += 1
+        raise ConnectionRefusedError(refused.reason) from None
+    except redis.RedisError as exc:
+        registry.counters["refused_connections"] += 1
+        registry.counters["errors"] += 1
+        redis_trouble.warning("connect refused, Redis unavailable: %s", exc)
+        raise ConnectionRefusedError("service_unavailable") from None
 
 
 def _current_offset(room: str) -> int | None:
@@ -113,7 +153,7 @@ def close_connection(sid: str) -> None:
     if conn is None:
         return
     try:
-        presence().disconnected(sid, conn.session_id)
+        presence().disconnected(sid, conn.user_id, conn.session_id)
     except Exception:
         registry.counters["errors"] += 1
         log.exception("presence update failed for %s", sid)
@@ -151,6 +191,7 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
     """Warn and expire sockets by token lifetime. Runs in the web process's loop."""
     cfg = current_app.config
     now = time.time() if now is None else now
+    _drop_ended_sessions(socketio, now)
     for conn in registry.all():
         left = conn.token_expires_at - now
         if left <= -cfg["WS_TOKEN_GRACE_SECONDS"]:
@@ -167,6 +208,24 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
                 {"expires_at": conn.token_expires_at, "seconds_left": max(0.0, left)},
                 to=conn.sid,
             )
+
+
+def _drop_ended_sessions(socketio: SocketIO, now: float) -> None:
+    """Disconnect local sockets whose login session was marked ended more than
+    SWEEP_GRACE_SECONDS ago (one that connected while its session ended, and sends
+    nothing, would otherwise linger in its rooms). The grace leaves the ending's own
+    `session_terminated` and disconnect, which travel the message queue, to come first."""
+    conns = registry.all()
+    ended = ended_sessions(get_redis_client(), list({conn.session_id for conn in conns}))
+    for conn in conns:
+        marked_at = ended.get(conn.session_id)
+        if marked_at is not None and now - marked_at >= SWEEP_GRACE_SECONDS:
+            socketio.emit(
+                "error",
+                {"event": "connect", "code": "unauthorized", "message": "this session has ended"},
+                to=conn.sid,
+            )
+            socketio.server.disconnect(conn.sid)
 
 
 def start_maintenance(app: Flask, socketio: SocketIO) -> None:

@@ -2,8 +2,9 @@
 
 Each process has an id and a heartbeat. Its sockets are kept in a hash that expires
 unless the heartbeat refreshes it, so a crashed process's entries disappear on their own.
-Per login session, a set of socket ids lets any process (or a worker) disconnect every
-socket of a terminated session.
+Per login session and per user, a set of socket ids lets any process (or a worker)
+disconnect every socket of a terminated session or of a user whose rights changed, and
+counts a user's or a session's connections across processes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PROCESSES = "zt:ws:procs"
 SESSION_SOCKETS_TTL = 86400
 
 
-def _conns_key(process_id: str) -> str:
+def conns_key(process_id: str) -> str:
     return f"zt:ws:proc:{process_id}:conns"
 
 
@@ -29,8 +30,16 @@ def _stats_key(process_id: str) -> str:
     return f"zt:ws:proc:{process_id}:stats"
 
 
-def _session_key(session_id: uuid.UUID | str) -> str:
+def session_key(session_id: uuid.UUID | str) -> str:
     return f"zt:ws:sess:{session_id}"
+
+
+def ended_key(session_id: uuid.UUID | str) -> str:
+    return f"zt:ws:ended:{session_id}"
+
+
+def user_key(user_id: int) -> str:
+    return f"zt:ws:user:{user_id}"
 
 
 def new_process_id() -> str:
@@ -45,17 +54,20 @@ class Presence:
 
     def connected(self, sid: str, user_id: int, session_id: uuid.UUID) -> None:
         pipe = self._client.pipeline(transaction=False)
-        pipe.hset(_conns_key(self.process_id), sid, f"{user_id}|{session_id}")
-        pipe.expire(_conns_key(self.process_id), self._ttl)
-        pipe.sadd(_session_key(session_id), sid)
-        pipe.expire(_session_key(session_id), SESSION_SOCKETS_TTL)
+        pipe.hset(conns_key(self.process_id), sid, f"{user_id}|{session_id}")
+        pipe.expire(conns_key(self.process_id), self._ttl)
+        pipe.sadd(session_key(session_id), sid)
+        pipe.expire(session_key(session_id), SESSION_SOCKETS_TTL)
+        pipe.sadd(user_key(user_id), sid)
+        pipe.expire(user_key(user_id), SESSION_SOCKETS_TTL)
         pipe.zadd(PROCESSES, {self.process_id: time.time()})
         pipe.execute()
 
-    def disconnected(self, sid: str, session_id: uuid.UUID) -> None:
+    def disconnected(self, sid: str, user_id: int, session_id: uuid.UUID) -> None:
         pipe = self._client.pipeline(transaction=False)
-        pipe.hdel(_conns_key(self.process_id), sid)
-        pipe.srem(_session_key(session_id), sid)
+        pipe.hdel(conns_key(self.process_id), sid)
+        pipe.srem(session_key(session_id), sid)
+        pipe.srem(user_key(user_id), sid)
         pipe.execute()
 
     def heartbeat(self, stats: dict[str, Any]) -> None:
@@ -63,7 +75,7 @@ class Presence:
         pipe = self._client.pipeline(transaction=False)
         pipe.zadd(PROCESSES, {self.process_id: now})
         pipe.zremrangebyscore(PROCESSES, "-inf", now - self._ttl)
-        pipe.expire(_conns_key(self.process_id), self._ttl)
+        pipe.expire(conns_key(self.process_id), self._ttl)
         pipe.set(_stats_key(self.process_id), json.dumps(stats), ex=self._ttl)
         pipe.execute()
 
@@ -78,7 +90,7 @@ class Presence:
         per_process = {}
         totals: dict[str, int] = {}
         for process_id in live:
-            values = self._client.hvals(_conns_key(process_id))
+            values = self._client.hvals(conns_key(process_id))
             connections += len(values)
             users.update(v.decode().split("|", 1)[0] for v in values)
             raw = self._client.get(_stats_key(process_id))
@@ -97,4 +109,28 @@ class Presence:
 
 def session_socket_ids(client: redis.Redis, session_id: uuid.UUID | str) -> list[str]:
     """Socket ids of a login session in any process (usable from a worker)."""
-    return [sid.decode() for sid in client.smembers(_session_key(session_id))]
+    return [sid.decode() for sid in client.smembers(session_key(session_id))]
+
+
+def user_socket_ids(client: redis.Redis, user_id: int) -> list[str]:
+    """Socket ids of a user in any process (usable from a worker)."""
+    return [sid.decode() for sid in client.smembers(user_key(user_id))]
+
+
+def mark_session_ended(client: redis.Redis, session_id: uuid.UUID | str, ttl: int) -> None:
+    """Remember for ``ttl`` seconds that a login session ended, and when: a socket of it
+    that was still connecting when its sockets were disconnected is refused on its next
+    event, and swept."""
+    client.set(ended_key(session_id), repr(time.time()), ex=ttl)
+
+
+def ended_sessions(client: redis.Redis, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Those of ``session_ids`` marked ended, with when (epoch seconds)."""
+    if not session_ids:
+        return {}
+    marks = client.mget([ended_key(session_id) for session_id in session_ids])
+    return {
+        session_id: float(mark)
+        for session_id, mark in zip(session_ids, marks, strict=True)
+        if mark is not None
+    }

@@ -12,23 +12,27 @@ from flask import Flask
 from app.extensions import socketio
 from app.realtime.auth_deadline import auth_deadline
 from app.realtime.lifecycle import local_stats, presence
+from app.realtime.packets import ContractPacket, guard_packets
 
 _handlers_registered = False
 
 
 class OriginPolicy:
-    """Browsers may connect from the configured origins and from this server's own origin
-    (the dashboard it serves)."""
+    """Browsers may connect from the configured origins only (WEBSOCKET_CORS_ALLOWED_ORIGINS,
+    whose default holds the dashboard's own origin on PORT).
+
+    Never from "this server's own origin" as the request's Host header names it: a page on
+    any site can reach the server under a name of its own choosing (DNS rebinding, a proxy
+    passing Host through), so Host is the client's word, not the server's.
+    """
 
     def __init__(self, allowed: list[str]) -> None:
-        self.allowed = frozenset(origin.rstrip("/") for origin in allowed)
+        self.allowed = frozenset(origin.rstrip("/").lower() for origin in allowed)
 
     def __call__(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
         if origin is None:
             return True  # not a browser: no CORS to enforce; the token still decides
-        origin = origin.rstrip("/")
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return "*" in self.allowed or origin in self.allowed or origin == own
+        return "*" in self.allowed or origin.rstrip("/").lower() in self.allowed
 
 
 QUEUE_POOL_TIMEOUT_SECONDS = 20.0
@@ -72,6 +76,7 @@ def socketio_options(config: Mapping[str, Any]) -> dict[str, Any]:
         "ping_interval": config["SOCKETIO_PING_INTERVAL"],
         "ping_timeout": config["SOCKETIO_PING_TIMEOUT"],
         "max_http_buffer_size": config["SOCKETIO_MAX_PAYLOAD_BYTES"],
+        "serializer": ContractPacket,
     }
     queue = config["SOCKETIO_MESSAGE_QUEUE"]
     if queue and queue.startswith(("redis://", "rediss://", "unix://")):
@@ -93,6 +98,7 @@ def init_realtime(app: Flask) -> None:
         _handlers_registered = True
     socketio.init_app(app, **socketio_options(app.config))
     auth_deadline.install(socketio.server, app.config["WS_AUTH_TIMEOUT_SECONDS"])
+    guard_packets(socketio.server)
 
 
 def get_websocket_stats() -> dict[str, Any]:

@@ -10,6 +10,8 @@ from app.realtime import emit
 from app.services.after_commit import after_commit
 from app.services.topology_service import session_delta
 
+ROLE_CHANGED = "role_changed"
+
 
 def session_changed(session: UserSession) -> None:
     """Queue the topology update for admins and the owner once the change commits."""
@@ -23,6 +25,13 @@ def session_ended(session: UserSession, reason: str) -> None:
     session_id = session.id
     after_commit(lambda: emit.disconnect_session(session_id, reason))
     session_changed(session)
+
+
+def user_access_changed(user_id: int) -> None:
+    """After commit: every socket of the user, in any process, is told (`error`
+    {code: role_changed}) and disconnected, so no room or subscription it was allowed under
+    the old role or state outlives the change."""
+    after_commit(lambda: emit.disconnect_user(user_id, ROLE_CHANGED))
 
 
 def notify_admins(kind: str, title: str, body: str, data: dict[str, Any]) -> None:

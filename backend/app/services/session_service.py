@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app.database import utcnow
-from app.errors import Forbidden, NotFound
+from app.errors import ConcealedForbidden, Forbidden, NotFound
 from app.extensions import db
 from app.models import User, UserSession
 from app.services import notify
@@ -44,12 +44,17 @@ def list_sessions(actor: User, filters: SessionFilter) -> tuple[list[UserSession
     return list(rows), total
 
 
+SESSION_NOT_FOUND = "Session not found."
+
+
 def get_session_for(actor: User, session_id: uuid.UUID) -> UserSession:
+    """The session, to its owner or an admin. Another user's session is answered exactly as
+    an unknown one, so session ids cannot be probed; the refusal is still audited."""
     session = db.session.get(UserSession, session_id)
     if session is None:
-        raise NotFound("Session not found.")
+        raise NotFound(SESSION_NOT_FOUND)
     if session.user_id != actor.id and not actor.is_admin:
-        raise Forbidden("You can only access your own sessions.")
+        raise ConcealedForbidden(SESSION_NOT_FOUND)
     return session
 
 

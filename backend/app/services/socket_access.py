@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import Forbidden, Unauthorized
+from app.errors import ConcealedForbidden, Forbidden, Unauthorized
 from app.services import session_service, topology_service
 from app.services.auth_service import Principal, principal_for
 
@@ -59,7 +59,7 @@ def risk_subscription(
     principal = current_principal(user_id, session_id)
     session = session_service.get_session_for(principal.user, wanted_session_id)
     if session.user_id != wanted_user_id:
-        raise Forbidden("that session does not belong to that user")
+        raise ConcealedForbidden(session_service.SESSION_NOT_FOUND)
     return session_service.risk_snapshot(session)
 
 

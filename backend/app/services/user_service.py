@@ -12,6 +12,7 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import User
 from app.models.user import ROLES
+from app.services import notify
 from app.services.audit.events import record_event
 from app.services.auth_service import check_current_password
 from app.services.passwords import check_new_password, hash_password, verify_password
@@ -92,8 +93,13 @@ def update_user(
     is_active: bool | None = None,
     ip_address: str | None = None,
 ) -> User:
-    """Change role and/or enabled state. Disabling ends every session of the user."""
+    """Change role and/or enabled state. Disabling ends every session of the user; either
+    change disconnects the user's open sockets in every process (they reconnect with the
+    rights the user has now)."""
     user = get_user(actor, user_id)
+    changed = (role is not None and role != user.role) or (
+        is_active is not None and is_active != user.is_active
+    )
     if user.id == actor.id and (role == "user" or is_active is False):
         raise Conflict("Administrators cannot demote or disable themselves.", code="self_change")
     if role is not None and role != user.role:
@@ -118,6 +124,8 @@ def update_user(
         )
         if not is_active:
             terminate_user_sessions(user.id, reason="account_disabled", actor_id=actor.id)
+    if changed:
+        notify.user_access_changed(user.id)
     db.session.commit()
     return user
 
