@@ -164,6 +164,32 @@ def test_the_right_password_clears_step_up_and_lowers_the_risk(
     assert client.get("/api/admin/users", headers=me.headers).status_code == 200
 
 
+def test_admin_scope_over_socketio_waits_for_the_step_up_too(
+    client: FlaskClient, sockets: Sockets, admin_pair: tuple[SignedIn, SignedIn]
+) -> None:
+    me, _ = admin_pair
+    someone = sign_in(client, make_user("user"))
+    socket = sockets.open(me.access_token)
+    step_up(me)
+    socket.drain()
+
+    refused = [
+        socket.call("join_admin_room", {}),
+        socket.call("join_user_room", {"user_id": someone.user_id}),
+        socket.call(
+            "subscribe_risk_score",
+            {"user_id": someone.user_id, "session_id": someone.session_id},
+        ),
+        socket.call("subscribe_network_topology", {}),
+    ]
+    own_room = socket.call("join_user_room", {"user_id": me.user_id})
+
+    assert [ack["error"]["code"] for ack in refused] == ["step_up_required"] * 4
+    assert own_room["ok"] is True
+    assert confirm(client, me, TEST_PASSWORD).status_code == 200
+    assert socket.call("join_admin_room", {})["ok"] is True
+
+
 def test_a_lower_risk_is_kept_when_step_up_passes(
     client: FlaskClient, user_login: SignedIn
 ) -> None:

@@ -38,17 +38,30 @@ def current_principal(user_id: int, session_id: uuid.UUID) -> Principal:
         raise SessionEnded("this session has ended") from exc
 
 
+def _step_up_cleared(principal: Principal) -> None:
+    """Admin scope over Socket.IO, like the admin REST routes, waits for a session in
+    step-up to confirm its password."""
+    if principal.session.needs_step_up:
+        raise Forbidden(
+            "Confirm your password first (POST /api/auth/step-up).", code="step_up_required"
+        )
+
+
 def user_room_access(user_id: int, session_id: uuid.UUID, wanted_user_id: int) -> int:
     """The user whose room the socket may join: its own; an admin's, anyone's."""
     principal = current_principal(user_id, session_id)
-    if wanted_user_id != principal.user.id and not principal.user.is_admin:
-        raise Forbidden("you can only join your own user room")
+    if wanted_user_id != principal.user.id:
+        if not principal.user.is_admin:
+            raise Forbidden("you can only join your own user room")
+        _step_up_cleared(principal)
     return wanted_user_id
 
 
 def admin_room_access(user_id: int, session_id: uuid.UUID) -> None:
-    if not current_principal(user_id, session_id).user.is_admin:
+    principal = current_principal(user_id, session_id)
+    if not principal.user.is_admin:
         raise Forbidden("administrators only")
+    _step_up_cleared(principal)
 
 
 def risk_subscription(
@@ -60,11 +73,15 @@ def risk_subscription(
     session = session_service.get_session_for(principal.user, wanted_session_id)
     if session.user_id != wanted_user_id:
         raise ConcealedForbidden(session_service.SESSION_NOT_FOUND)
+    if session.user_id != principal.user.id:
+        _step_up_cleared(principal)
     return session_service.risk_snapshot(session)
 
 
 def topology_subscription(user_id: int, session_id: uuid.UUID) -> TopologySubscription:
     """Admins follow the whole graph, users their own sub-graph."""
     principal = current_principal(user_id, session_id)
+    if principal.user.is_admin:
+        _step_up_cleared(principal)
     scope = None if principal.user.is_admin else principal.user.id
     return TopologySubscription(user_id=scope, snapshot=topology_service.snapshot(principal.user))
