@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from app.extensions import db
-from app.models import BehavioralSample, UserSession
+from app.models import UserSession
+from app.schemas.events import BehavioralData
+from app.services.behavior_ingest import store_batch
 from tests.unit.behavior_data import mouse_rows
 
 PASSWORD_KEYS = 11
@@ -92,16 +94,10 @@ def new_session(user_id: int, **fields: Any) -> UserSession:
 
 
 def store(user_id: int, session: UserSession, items: list[dict[str, Any]]) -> None:
-    """Store ``items`` as the user's samples sent over ``session`` (as ingestion does)."""
+    """Store ``items`` as the user's samples sent over ``session``, through ingestion."""
     for batch in items:
-        db.session.add(
-            BehavioralSample(
-                user_id=user_id,
-                session_id=session.id,
-                keystroke_count=len(batch["keystrokes"]),
-                mouse_count=len(batch["mouseMovements"]),
-                click_count=len(batch["clicks"]),
-                events=batch,
-            )
+        store_batch(
+            user_id,
+            session.id,
+            BehavioralData.model_validate({**batch, "session_id": str(session.id)}),
         )
-    db.session.commit()

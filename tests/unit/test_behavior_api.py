@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import BehavioralModel, BehavioralSample
+from app.services.behavior.keystroke_features import fixed_text_vectors
+from app.services.behavior.mouse_features import mouse_actions
 from app.services.cache_service import cache_service
 from app.tasks import ml_tasks
 from tests.behavior_telemetry import batches, new_session, store
@@ -186,3 +188,55 @@ def test_another_signed_in_user_sees_only_their_own(client: FlaskClient) -> None
     login = sign_in(client, second)
     body = client.get(ME, headers=login.headers).get_json()
     assert body["user_id"] == second.id and body["batches"] == 0
+
+
+def test_the_enrolment_state_never_rereads_the_telemetry(
+    app: Flask, client: FlaskClient, user_login: SignedIn
+) -> None:
+    """Counting is done as a batch is stored: showing the state must not load every
+    batch's events into the web process (a user could make that arbitrarily heavy)."""
+    uid = user_login.user_id
+    store(uid, new_session(uid), batches(4, 6, style=1))
+    stored = db.session.scalars(sa.select(BehavioralSample).where(BehavioralSample.user_id == uid))
+    expected = {
+        "keystroke": sum(
+            len(fixed_text_vectors(s.events["keystrokes"], "password")) for s in stored
+        ),
+    }
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        body = client.get(ME, headers=user_login.headers).get_json()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    assert body["kinds"]["keystroke"]["samples"] == expected["keystroke"] == 30
+    assert body["kinds"]["mouse"]["samples"] > 0
+    reads = [s for s in statements if "behavioral_samples" in s]
+    assert reads and not any("behavioral_samples.events" in s for s in reads), reads
+
+
+def test_a_batch_records_what_it_gives_each_model_as_it_is_stored(
+    user_login: SignedIn,
+) -> None:
+    uid = user_login.user_id
+    [batch] = batches(5, 1, style=2, actions=12)
+    store(uid, new_session(uid), [batch])
+
+    sample = db.session.scalars(
+        sa.select(BehavioralSample).where(BehavioralSample.user_id == uid)
+    ).one()
+
+    actions = len(mouse_actions(batch["mouseMovements"], batch["clicks"]))
+    assert actions > 0
+    assert sample.features == {
+        "usable": {
+            "keystroke": len(fixed_text_vectors(batch["keystrokes"], "password")),
+            "mouse": actions,
+        }
+    }

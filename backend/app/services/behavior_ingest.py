@@ -13,6 +13,7 @@ from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import BehavioralSample
 from app.schemas.events import BehavioralData
+from app.services.behavior.models import usable_counts
 
 
 def store_batch(user_id: int, session_id: uuid.UUID, batch: BehavioralData) -> dict[str, int]:
@@ -29,13 +30,15 @@ def store_batch(user_id: int, session_id: uuid.UUID, batch: BehavioralData) -> d
     for name, (given, cap) in caps.items():
         if given > cap:
             raise ValidationFailed(f"{name}: at most {cap} items per batch, got {given}")
+    events = batch.model_dump(mode="json", exclude={"session_id"})
     sample = BehavioralSample(
         user_id=user_id,
         session_id=session_id,
         keystroke_count=len(batch.keystrokes),
         mouse_count=len(batch.mouseMovements),
         click_count=len(batch.clicks),
-        events=batch.model_dump(mode="json", exclude={"session_id"}),
+        events=events,
+        features={"usable": usable_counts(events)},
     )
     db.session.add(sample)
     db.session.commit()

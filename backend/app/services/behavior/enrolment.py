@@ -15,7 +15,6 @@ from app.extensions import db
 from app.models import BehavioralModel, BehavioralSample, User
 from app.services.audit.events import record_event
 from app.services.behavior import models, training
-from app.services.behavior.keystroke_features import fixed_text_vectors
 from app.services.cache_codec import CacheType
 from app.services.cache_service import cache_service
 
@@ -45,21 +44,16 @@ def _version_json(row: BehavioralModel) -> dict[str, Any]:
 
 def enrolment_state(actor: User, user_id: int) -> dict[str, Any]:
     """Per kind: usable samples so far (in the training window, after the poisoning guard)
-    against the cold-start threshold, and the stored versions with their metrics."""
+    against the cold-start threshold, and the stored versions with their metrics. Counted
+    from what each batch recorded when it was stored: never from the telemetry itself, which
+    the web process must not re-read (up to BEHAVIOR_TRAINING_MAX_BATCHES large documents)."""
     user = _subject(actor, user_id)
     batches = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(BehavioralSample)
         .where(BehavioralSample.user_id == user.id)
     )
-    telemetry = training.gather(user.id)
-    samples = {
-        models.KEYSTROKE: sum(
-            len(fixed_text_vectors(b.get("keystrokes", []), training.PASSWORD_FIELD))
-            for b in telemetry.batches
-        ),
-        models.MOUSE: len(training.own_actions(telemetry.batches)),
-    }
+    samples, excluded = training.usable_samples(user.id)
     rows = db.session.scalars(
         sa.select(BehavioralModel)
         .where(BehavioralModel.user_id == user.id)
@@ -79,7 +73,7 @@ def enrolment_state(actor: User, user_id: int) -> dict[str, Any]:
     return {
         "user_id": user.id,
         "batches": int(batches or 0),
-        "excluded_batches": telemetry.excluded_batches,
+        "excluded_batches": excluded,
         "kinds": kinds,
     }
 

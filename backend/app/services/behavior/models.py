@@ -22,7 +22,11 @@ import numpy as np
 
 from app.services.behavior import keystroke_model, mouse_model
 from app.services.behavior.keystroke_features import fixed_text_vectors
-from app.services.behavior.mouse_features import ACTION_FEATURES, mouse_actions
+from app.services.behavior.mouse_features import (
+    ACTION_FEATURES,
+    count_mouse_actions,
+    mouse_actions,
+)
 
 MODEL_VERSION = 1
 KEYSTROKE = "keystroke"
@@ -160,3 +164,16 @@ def score(params: Mapping[str, Any], batch: Telemetry) -> dict:
     else:
         features = batch_actions(batch)
     return score_features(params, features)
+
+
+PASSWORD_FIELD = "password"  # noqa: S105 - the input field's id, not a password
+
+
+def usable_counts(batch: Telemetry) -> dict[str, int]:
+    """What a batch gives each model kind: typings of the password field, mouse actions.
+    Cheap enough to count as a batch is stored (no features computed), so that showing a
+    user's enrolment never re-reads their telemetry."""
+    return {
+        KEYSTROKE: len(fixed_text_vectors(batch.get("keystrokes", []), PASSWORD_FIELD)),
+        MOUSE: count_mouse_actions(batch.get("mouseMovements", []), batch.get("clicks", [])),
+    }

@@ -157,17 +157,21 @@ def action_vector(
     )
 
 
-def mouse_actions(
+Segment = tuple[np.ndarray, int, float, float]  # points, action kind, click hold, interval
+
+
+def _segments(
     movements: Iterable[Mapping[str, Any]], clicks: Iterable[Mapping[str, Any]]
-) -> np.ndarray:
-    """One row of ACTION_FEATURES per action, in time order (shape (n, len(ACTION_FEATURES)))."""
+) -> list[Segment]:
+    """The actions of a batch before their features: each one's points (at least
+    MIN_POINTS), kind, click hold time and interval since the previous click."""
     pts = _points(movements)
     times = pts[:, 0]
-    actions: list[tuple[float, np.ndarray]] = []
+    segments: list[Segment] = []
 
     def add(chunk: np.ndarray, kind: int, hold: float = 0.0, interval: float = DOUBLE_CLICK_MS):
         if len(chunk) >= MIN_POINTS:
-            actions.append((chunk[0, 0], action_vector(chunk, kind, hold, interval)))
+            segments.append((chunk, kind, hold, interval))
 
     start, previous_up = 0, -np.inf
     for down, up in _clicks(clicks):
@@ -185,7 +189,22 @@ def mouse_actions(
         start, previous_up = max(start, drag_end), max(previous_up, up)
     for chunk in _split_at_gaps(pts[start:]):
         add(chunk, MOVE)
-    if not actions:
+    return segments
+
+
+def count_mouse_actions(
+    movements: Iterable[Mapping[str, Any]], clicks: Iterable[Mapping[str, Any]]
+) -> int:
+    """How many actions ``mouse_actions`` finds, without computing their features (a few
+    ms for the largest batch, against about 45 ms with them)."""
+    return len(_segments(movements, clicks))
+
+
+def mouse_actions(
+    movements: Iterable[Mapping[str, Any]], clicks: Iterable[Mapping[str, Any]]
+) -> np.ndarray:
+    """One row of ACTION_FEATURES per action, in time order (shape (n, len(ACTION_FEATURES)))."""
+    segments = sorted(_segments(movements, clicks), key=lambda segment: segment[0][0, 0])
+    if not segments:
         return np.empty((0, len(ACTION_FEATURES)))
-    actions.sort(key=lambda pair: pair[0])
-    return np.vstack([vector for _, vector in actions])
+    return np.vstack([action_vector(*segment) for segment in segments])

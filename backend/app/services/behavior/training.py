@@ -30,7 +30,7 @@ from app.services.behavior.keystroke_features import fixed_text_vectors
 from app.services.behavior.mouse_features import ACTION_FEATURES
 
 log = logging.getLogger(__name__)
-PASSWORD_FIELD = "password"  # noqa: S105 - the input field's id, not a password
+PASSWORD_FIELD = models.PASSWORD_FIELD
 # How sessions end when nothing went wrong: the user signed out, or the session idled out.
 CLEAN_END_REASONS = ("logout", "idle_timeout")
 # Share of the user's own samples held out to estimate how the fitted model sees them.
@@ -65,14 +65,15 @@ def _flagged_sessions(threshold: float) -> sa.Select:
     return sa.union(scored, assessed)
 
 
-def gather(user_id: int, *, since_sample_id: int = 0, clean_ended_only: bool = False) -> Telemetry:
-    """The user's newest batches that pass the poisoning guard, oldest first."""
+def _window(
+    user_id: int, columns: tuple[Any, ...], since_sample_id: int, clean_ended_only: bool
+) -> tuple[list[sa.Row], int]:
+    """The user's newest batches (``columns``, newest first) that pass the poisoning
+    guard, and how many batches the guard left out."""
     cfg = current_app.config
     flagged = _flagged_sessions(cfg["BEHAVIOR_STEP_UP_THRESHOLD"])
     mine = sa.and_(BehavioralSample.user_id == user_id, BehavioralSample.id > since_sample_id)
-    query = sa.select(BehavioralSample.id, BehavioralSample.events).where(
-        mine, BehavioralSample.session_id.not_in(flagged)
-    )
+    query = sa.select(*columns).where(mine, BehavioralSample.session_id.not_in(flagged))
     if clean_ended_only:
         query = query.join(UserSession, UserSession.id == BehavioralSample.session_id).where(
             UserSession.status != "active",
@@ -86,12 +87,37 @@ def gather(user_id: int, *, since_sample_id: int = 0, clean_ended_only: bool = F
         .select_from(BehavioralSample)
         .where(mine, BehavioralSample.session_id.in_(flagged))
     )
+    return list(rows), int(excluded or 0)
+
+
+def gather(user_id: int, *, since_sample_id: int = 0, clean_ended_only: bool = False) -> Telemetry:
+    """The user's newest batches that pass the poisoning guard, oldest first."""
+    rows, excluded = _window(
+        user_id, (BehavioralSample.id, BehavioralSample.events), since_sample_id, clean_ended_only
+    )
     rows.reverse()
     return Telemetry(
         batches=[row.events for row in rows],
         last_sample_id=rows[-1].id if rows else 0,
-        excluded_batches=int(excluded or 0),
+        excluded_batches=excluded,
     )
+
+
+def usable_samples(user_id: int) -> tuple[dict[str, int], int]:
+    """What the next training run would have per model kind (the same window and guard as
+    ``gather``), from the counts stored with each batch: no telemetry is re-read, so the
+    web process can show it. Returns the counts and the batches the guard left out."""
+    rows, excluded = _window(
+        user_id, (BehavioralSample.id, BehavioralSample.features), 0, clean_ended_only=False
+    )
+    totals = {models.KEYSTROKE: 0, models.MOUSE: 0}
+    for row in rows:
+        usable = (row.features or {}).get("usable") or {}
+        for kind in totals:
+            value = usable.get(kind)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                totals[kind] += value
+    return totals, excluded
 
 
 def _keystroke_held_out(vectors: list[np.ndarray]) -> float | None:
