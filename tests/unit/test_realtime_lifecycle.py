@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -286,3 +287,23 @@ def test_a_session_marked_ended_refuses_events_connects_and_is_swept(
     assert not late.is_connected() and late.connect_error == {"message": "unauthorized"}
     assert "error" in names(idle.drain()) and not idle.is_connected()
     assert registry.count() == 0
+
+
+def test_expired_tokens_are_still_dropped_while_redis_is_down(
+    app: Flask, sockets: Sockets, account: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ended-session sweep needs Redis; token expiry does not, and must not wait for it."""
+    socket = sockets.open(account.access_token)
+    socket.drain()
+    expires = socket.connection.token_expires_at
+
+    def redis_down(*args: object) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr("app.realtime.lifecycle.ended_sessions", redis_down)
+    tick(expires + app.config["WS_TOKEN_GRACE_SECONDS"])
+
+    assert payloads(socket.drain(), "error") == [
+        {"event": "connect", "code": "token_expired", "message": "access token expired"}
+    ]
+    assert not socket.is_connected()

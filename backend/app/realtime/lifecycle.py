@@ -191,7 +191,6 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
     """Warn and expire sockets by token lifetime. Runs in the web process's loop."""
     cfg = current_app.config
     now = time.time() if now is None else now
-    _drop_ended_sessions(socketio, now)
     for conn in registry.all():
         left = conn.token_expires_at - now
         if left <= -cfg["WS_TOKEN_GRACE_SECONDS"]:
@@ -208,6 +207,11 @@ def maintenance_tick(socketio: SocketIO, now: float | None = None) -> None:
                 {"expires_at": conn.token_expires_at, "seconds_left": max(0.0, left)},
                 to=conn.sid,
             )
+    try:
+        _drop_ended_sessions(socketio, now)
+    except redis.RedisError as exc:
+        # Token expiry above needs no Redis and has run; the sweep resumes with Redis.
+        redis_trouble.warning("ended-session sweep skipped, Redis unavailable: %s", exc)
 
 
 def _drop_ended_sessions(socketio: SocketIO, now: float) -> None:
