@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,13 +17,17 @@ from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
 from app.config import ConfigError, load_config
+from app.extensions import db
+from app.models import UserSession
 from app.realtime.auth_deadline import AuthDeadline
 from app.services.dependency_health import ProbeCache
+from app.services.risk.enforcement import apply_decision
 from app.serving.headers import content_security_policy
 from app.serving.limits import AddressLimiter
 from app.serving.responses import error_bytes, too_many_connections
 from tests.conftest import app_in_context, make_user, sign_in
 from tests.e2e.raw_http import parse_response
+from tests.risk_support import assessment_for
 
 CLOSED_BROKER = "amqp://guest:guest@127.0.0.1:9//"  # port 9 (discard): nothing listens
 
@@ -208,6 +213,18 @@ def test_health_answers_an_admin_token_while_the_database_is_down(
     assert response.status_code == 200
     assert response.get_json()["status"] == "degraded"
     assert "error" not in json.dumps(response.get_json())
+
+
+def test_an_admin_session_in_step_up_gets_no_details(broken_broker_app: Flask) -> None:
+    client = broken_broker_app.test_client()
+    admin = sign_in(client, make_user("admin"))
+    session = db.session.get(UserSession, uuid.UUID(admin.session_id))
+    assert apply_decision(session, assessment_for(session, 70), "step_up").applied
+
+    body = client.get("/api/health", headers=admin.headers).get_json()
+
+    assert body["checks"]["broker"]["ok"] is False
+    assert "error" not in json.dumps(body)
 
 
 class _FakeEngineIO:

@@ -12,7 +12,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.models import UserSession
 from app.services.risk.assessments import AssessmentWriter
-from tests.checks import assert_error
+from tests.checks import assert_error, audit_events
 from tests.conftest import SignedIn, make_user, sign_in
 from tests.risk_support import assessment_for
 
@@ -70,6 +70,9 @@ def test_another_users_session_answers_exactly_like_an_unknown_one(
     assert_error(theirs, 404, "not_found")
     assert theirs.get_json() == unknown.get_json()
     assert theirs.status_code == unknown.status_code
+    # Only the probe of an existing session is a refused action, and it is audited.
+    [refusal] = audit_events("access_denied")
+    assert refusal.payload["code"] == "not_found"
 
 
 def test_admin_reads_any_session_and_any_users_risk(

@@ -66,7 +66,9 @@ GATED: dict[str, Call] = {
 }
 OPEN: dict[str, Call] = {
     "me": lambda c, me, _: c.get("/api/auth/me", headers=me.headers),
-    "own sessions": lambda c, me, _: c.get("/api/sessions", headers=me.headers),
+    "own sessions": lambda c, me, _: c.get(
+        f"/api/sessions?user_id={me.user_id}", headers=me.headers
+    ),
     "own session": lambda c, me, _: c.get(f"/api/sessions/{me.session_id}", headers=me.headers),
     "own risk": lambda c, me, _: c.get(f"/api/risk/sessions/{me.session_id}", headers=me.headers),
     "terminate own session": lambda c, me, _: c.delete(
@@ -188,6 +190,30 @@ def test_admin_scope_over_socketio_waits_for_the_step_up_too(
     assert own_room["ok"] is True
     assert confirm(client, me, TEST_PASSWORD).status_code == 200
     assert socket.call("join_admin_room", {})["ok"] is True
+
+
+def test_an_admin_in_step_up_reads_no_other_users_sessions_or_risk(
+    client: FlaskClient, admin_pair: tuple[SignedIn, SignedIn]
+) -> None:
+    me, _ = admin_pair
+    someone = sign_in(client, make_user("user"))
+    reads = {
+        "everyone's sessions": lambda: client.get("/api/sessions", headers=me.headers),
+        "another user's session": lambda: client.get(
+            f"/api/sessions/{someone.session_id}", headers=me.headers
+        ),
+        "another user's risk": lambda: client.get(
+            f"/api/risk/sessions/{someone.session_id}", headers=me.headers
+        ),
+    }
+    assert {name: read().status_code for name, read in reads.items()} == dict.fromkeys(reads, 200)
+    step_up(me)
+
+    for name, read in reads.items():
+        assert_error(read(), 403, "step_up_required"), name
+
+    assert confirm(client, me, TEST_PASSWORD).status_code == 200
+    assert {name: read().status_code for name, read in reads.items()} == dict.fromkeys(reads, 200)
 
 
 def test_a_lower_risk_is_kept_when_step_up_passes(

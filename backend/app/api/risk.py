@@ -8,7 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.auth_guard import admin_required, current_principal, login_required
+from app.api.auth_guard import (
+    admin_required,
+    current_principal,
+    login_required,
+    require_step_up_cleared,
+)
 from app.api.openapi_spec import describe
 from app.api.serializers import iso
 from app.api.validation import parse_query
@@ -44,11 +49,18 @@ def assessment_json(row: RiskAssessment) -> dict[str, Any]:
     "admin; another user's session is not found)",
     tag="risk",
     query=RiskHistoryQuery,
-    responses={200: "OK", 400: "Bad query", 404: "Unknown session, or not yours"},
+    responses={
+        200: "OK",
+        400: "Bad query",
+        403: "Another user's session while this one is in step-up",
+        404: "Unknown session, or not yours",
+    },
 )
 def session_risk(session_id: uuid.UUID) -> Response:
     query = parse_query(RiskHistoryQuery)
     session, rows = assessments.session_history(current_principal().user, session_id, query.limit)
+    if session.user_id != current_principal().user.id:
+        require_step_up_cleared()
     history = [assessment_json(row) for row in rows]
     return jsonify(
         {

@@ -24,13 +24,19 @@ bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
 @bp.get("")
 @login_required
 @describe(
-    "List sessions: your own; admins see all and may filter by user_id and status",
+    "List sessions: your own; admins see all and may filter by user_id and status (an "
+    "admin session in step-up: its own user_id only)",
     tag="sessions",
     query=SessionListQuery,
-    responses={200: "A page of sessions", 403: "Filtering on another user (non-admin)"},
+    responses={
+        200: "A page of sessions",
+        403: "Filtering on another user (non-admin); other users' while in step-up",
+    },
 )
 def list_sessions() -> Response:
     query = parse_query(SessionListQuery)
+    if current_principal().user.is_admin and query.user_id != current_principal().user.id:
+        require_step_up_cleared()  # other users' sessions: an admin view
     rows, total = session_service.list_sessions(
         current_principal().user,
         session_service.SessionFilter(
@@ -45,10 +51,16 @@ def list_sessions() -> Response:
 @describe(
     "One session (owner or admin)",
     tag="sessions",
-    responses={200: "OK", 404: "Unknown session, or another user's"},
+    responses={
+        200: "OK",
+        403: "Another user's session while this one is in step-up",
+        404: "Unknown session, or another user's",
+    },
 )
 def get_session(session_id: uuid.UUID) -> Response:
     session = session_service.get_session_for(current_principal().user, session_id)
+    if session.user_id != current_principal().user.id:
+        require_step_up_cleared()
     return jsonify(session_json(session))
 
 

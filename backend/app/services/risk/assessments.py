@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.database import utcnow
-from app.errors import NotFound
 from app.extensions import db
 from app.models import RiskAssessment, User, UserSession
+from app.services import session_service
 from app.services.retention_service import delete_in_batches
 from app.services.risk.engine import Assessment
 from app.services.user_service import get_user
@@ -161,9 +161,7 @@ def session_history(
 ) -> tuple[UserSession, list[RiskAssessment]]:
     """A session and its latest assessments, newest first. Another user's session is not
     found, exactly like an unknown one (its existence is not disclosed)."""
-    session = db.session.get(UserSession, session_id)
-    if session is None or (session.user_id != actor.id and not actor.is_admin):
-        raise NotFound("Session not found.")
+    session = session_service.get_session_for(actor, session_id)
     return session, _newest_first(RiskAssessment.session_id == session.id, limit=limit)
 
 
