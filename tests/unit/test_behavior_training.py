@@ -12,8 +12,9 @@ from celery import Celery
 from flask import Flask
 
 from app.celery_app import make_celery
+from app.database import utcnow
 from app.extensions import db
-from app.models import BehavioralModel, RiskAssessment
+from app.models import BehavioralModel, PolicyDecision, RiskAssessment
 from app.services import task_sender
 from app.services.behavior import model_store, models, training
 from app.services.cache_service import cache_service
@@ -107,11 +108,25 @@ def test_the_database_allows_one_active_version_per_user_and_kind(app: Flask) ->
     assert versions(uid, "keystroke") == [(row.version, True)]
 
 
-@pytest.mark.parametrize("flag", ["session_risk", "assessment"])
+@pytest.mark.parametrize(
+    "flag", ["session_risk", "assessment", "stepped_up", "step_up_failed", "decision"]
+)
 def test_batches_of_a_session_that_reached_step_up_never_train(app: Flask, flag: str) -> None:
     uid = enrolled_user(count=ENROLLED - 1)  # 95 genuine typings: not enrolled yet
     if flag == "session_risk":
         risky = new_session(uid, risk_score=60.0)
+    elif flag == "stepped_up":  # in step-up now, whatever its stored score
+        risky = new_session(uid, risk_score=10.0, step_up_required_at=utcnow())
+    elif flag == "step_up_failed":  # ended by three wrong passwords
+        risky = new_session(
+            uid, risk_score=30.0, status="terminated", termination_reason="step_up_failed"
+        )
+    elif flag == "decision":  # stepped up, then passed: the score was lowered since
+        risky = new_session(uid, risk_score=30.0)
+        db.session.add(
+            PolicyDecision(session_id=risky.id, user_id=uid, decision="step_up", risk_score=70)
+        )
+        db.session.commit()
     else:
         risky = new_session(uid, risk_score=10.0)
         db.session.add(

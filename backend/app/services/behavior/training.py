@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.models import BehavioralModel, BehavioralSample, RiskAssessment, User, UserSession
+from app.models import (
+    BehavioralModel,
+    BehavioralSample,
+    PolicyDecision,
+    RiskAssessment,
+    User,
+    UserSession,
+)
 from app.services.behavior import keystroke_model, model_store, models, mouse_model
 from app.services.behavior.keystroke_features import fixed_text_vectors
 from app.services.behavior.mouse_features import ACTION_FEATURES
@@ -58,11 +65,26 @@ def check_user_id(user_id: object) -> int:
     return user_id
 
 
+RISK_END_REASONS = ("risk_terminated", "step_up_failed")
+
+
 def _flagged_sessions(threshold: float) -> sa.Select:
-    """Ids of sessions whose risk reached ``threshold``, now or in any assessment."""
-    scored = sa.select(UserSession.id).where(UserSession.risk_score >= threshold)
+    """Ids of sessions whose risk reached ``threshold``, now or in any assessment, or that
+    a risk decision stepped up or ended (whatever the score says now: a passed step-up
+    lowers it, and a decision may come from an operator)."""
+    scored = sa.select(UserSession.id).where(
+        sa.or_(
+            UserSession.risk_score >= threshold,
+            UserSession.step_up_required_at.is_not(None),
+            UserSession.termination_reason.in_(RISK_END_REASONS),
+        )
+    )
     assessed = sa.select(RiskAssessment.session_id).where(RiskAssessment.risk_score >= threshold)
-    return sa.union(scored, assessed)
+    decided = sa.select(PolicyDecision.session_id).where(
+        PolicyDecision.decision.in_(("step_up", "terminate")),
+        PolicyDecision.session_id.is_not(None),
+    )
+    return sa.union(scored, assessed, decided)
 
 
 def _window(
