@@ -35,15 +35,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
     x_for, x_proto = app.config["PROXY_FIX_X_FOR"], app.config["PROXY_FIX_X_PROTO"]
-    if x_for:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=0)  # type: ignore[method-assign]
-
     init_realtime(app)
-    # Around Socket.IO too, whose responses never reach Flask; the scheme is decided
-    # outside both (Socket.IO's middleware hands Flask a copy of the environ).
+    # Around Socket.IO too, whose responses never reach Flask; the client's address and
+    # scheme are decided outside both (Socket.IO's middleware hands Flask a copy of the
+    # environ, and its own connect budgets count per client address).
     app.wsgi_app = SecurityHeaders(app.wsgi_app, NO_STORE_PREFIXES)  # type: ignore[method-assign]
-    if x_proto:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=x_proto)  # type: ignore[method-assign]
+    if x_for or x_proto:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=x_proto)  # type: ignore[method-assign]
     register_error_handlers(app)
     register_blueprints(app)
     register_cli(app)

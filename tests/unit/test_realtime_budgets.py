@@ -3,15 +3,19 @@ each, on the embedded Redis)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from flask import Flask
 
+from app.extensions import socketio
 from app.realtime.budgets import ENDED, ConnectRefused, budgets
+from app.realtime.connections import registry
 from app.realtime.lifecycle import presence
 from app.realtime.presence import conns_key, mark_session_ended
 from app.redis_client import get_redis_client
+from tests.conftest import app_in_context, make_user, sign_in
 
 
 @pytest.fixture
@@ -69,3 +73,27 @@ def test_events_are_budgeted_per_user_and_address_and_an_ended_session_says_so()
     assert [take(2, "10.0.2.1", session, "ping") for _ in range(3)] == [1, 1, 0]  # address: 6
     mark_session_ended(get_redis_client(), session, 60)
     assert take(3, "10.0.2.9", session, "ping") == ENDED
+
+
+def test_behind_a_trusted_proxy_sockets_are_budgeted_by_the_clients_address(
+    base_config: dict,
+) -> None:
+    """Socket.IO's middleware sits outside Flask's app: the proxy's X-Forwarded-For must be
+    applied outside it too, or every user behind the proxy shares one address budget."""
+    with app_in_context({**base_config, "PROXY_FIX_X_FOR": 1}) as app:
+        client = app.test_client()
+        login = sign_in(client, make_user())
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        handshake = client.get("/socket.io/?EIO=4&transport=polling", headers=forwarded)
+        sid = json.loads(handshake.get_data(as_text=True)[1:])["sid"]
+        connect = client.post(
+            f"/socket.io/?EIO=4&transport=polling&sid={sid}",
+            data="40" + json.dumps({"token": login.access_token}),
+            headers=forwarded,
+        )
+        assert connect.status_code == 200
+        try:
+            [conn] = registry.all()
+            assert conn.address == "203.0.113.7"
+        finally:
+            socketio.server.disconnect(conn.sid)
