@@ -203,66 +203,57 @@ def login(
     return LoginResult(user=user, session=session, access_token=access, refresh_token=refresh)
 
 
-def check_current_password(user: User, password: str, ip_address: str) -> None:
-    """Check a signed-in user's password before it is changed, under the sign-in budgets.
-
-    Forbidden (not Unauthorized: the token is fine) when wrong, counted like a failed login
-    from this IP; while a budget is spent, 429 even for the right password.
-    """
+def _signed_in_password_ok(
+    user: User, password: str, ip_address: str, *, kind: str, failure_reason: str
+) -> bool:
+    """Check a signed-in user's password under the sign-in budgets, like a login: a wrong
+    one is recorded as ``<kind>_failed`` (it counts towards the lockout and the recent
+    failed logins risk factor); while a budget is spent, ``<kind>_locked`` and 429 even
+    for the right one."""
     reservation, familiar = _reserve_try(
         user.username,
         user,
         ip_address,
         None,
         actor=user,
-        event_type="password_change_locked",
+        event_type=f"{kind}_locked",
         message="Too many failed password attempts. Try again later.",
     )
     if not _checked_password(reservation, user.password_hash, password, familiar=familiar):
         _record_attempt(
-            "password_change_failed",
+            f"{kind}_failed",
             user.username,
             user,
             ip_address,
             False,
-            "bad_current_password",
-            actor=user,
-            familiar=familiar,
-        )
-        db.session.commit()
-        raise Forbidden("The current password is wrong.", code="invalid_credentials")
-    reservation.succeeded()
-
-
-def check_step_up_password(user: User, password: str, ip_address: str) -> bool:
-    """Check the password of a session in step-up under the sign-in budgets, like a login.
-
-    A wrong one is recorded as a failed try (it counts towards the lockout and the
-    recent-failed-logins risk factor); while a budget is spent, 429 even for the right one.
-    """
-    reservation, familiar = _reserve_try(
-        user.username,
-        user,
-        ip_address,
-        None,
-        actor=user,
-        event_type="step_up_locked",
-        message="Too many failed password attempts. Try again later.",
-    )
-    if not _checked_password(reservation, user.password_hash, password, familiar=familiar):
-        _record_attempt(
-            "step_up_failed",
-            user.username,
-            user,
-            ip_address,
-            False,
-            "bad_password",
+            failure_reason,
             actor=user,
             familiar=familiar,
         )
         return False
     reservation.succeeded()
     return True
+
+
+def check_current_password(user: User, password: str, ip_address: str) -> None:
+    """Check a signed-in user's password before it is changed, under the sign-in budgets.
+
+    Forbidden (not Unauthorized: the token is fine) when wrong, counted like a failed login
+    from this IP; while a budget is spent, 429 even for the right password.
+    """
+    if not _signed_in_password_ok(
+        user, password, ip_address, kind="password_change", failure_reason="bad_current_password"
+    ):
+        db.session.commit()
+        raise Forbidden("The current password is wrong.", code="invalid_credentials")
+
+
+def check_step_up_password(user: User, password: str, ip_address: str) -> bool:
+    """Check the password of a session in step-up under the sign-in budgets, like a login;
+    False (recorded, not yet committed) when wrong."""
+    return _signed_in_password_ok(
+        user, password, ip_address, kind="step_up", failure_reason="bad_password"
+    )
 
 
 def _active_session(session_id: uuid.UUID, user_id: int) -> UserSession:
