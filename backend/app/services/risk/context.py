@@ -158,32 +158,26 @@ def hour_factor(session: UserSession, now: datetime) -> Factor:
         )
     near = sum(1 for at in earlier if _hour_distance(at.hour, hour) <= HOUR_WINDOW)
     share = near / len(earlier)
-    if share < UNUSUAL_HOUR_SHARE:
-        return Factor(
-            "unusual_hour",
-            UNUSUAL_HOUR_POINTS,
-            f"{near} of {len(earlier)} earlier sign-ins were near {hour:02d}:00 UTC.",
-        )
     return Factor(
         "unusual_hour",
-        0.0,
+        UNUSUAL_HOUR_POINTS if share < UNUSUAL_HOUR_SHARE else 0.0,
         f"{near} of {len(earlier)} earlier sign-ins were near {hour:02d}:00 UTC.",
     )
 
 
+def _count(model: type, *conditions: Any) -> int:
+    return int(
+        db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions)) or 0
+    )
+
+
 def failed_logins_factor(session: UserSession, now: datetime) -> Factor:
-    failures = (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.user_id == session.user_id,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.created_at >= now - FAILED_LOGIN_WINDOW,
-                LoginAttempt.created_at <= now,
-            )
-        )
-        or 0
+    failures = _count(
+        LoginAttempt,
+        LoginAttempt.user_id == session.user_id,
+        LoginAttempt.success.is_(False),
+        LoginAttempt.created_at >= now - FAILED_LOGIN_WINDOW,
+        LoginAttempt.created_at <= now,
     )
     minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
     points = min(FAILED_LOGIN_MAX_POINTS, failures * FAILED_LOGIN_POINTS_EACH)
@@ -213,17 +207,11 @@ def concurrent_sessions_factor(session: UserSession) -> Factor:
 
 
 def velocity_factor(session: UserSession, now: datetime) -> Factor:
-    batches = (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(BehavioralSample)
-            .where(
-                BehavioralSample.session_id == session.id,
-                BehavioralSample.created_at > now - timedelta(minutes=1),
-                BehavioralSample.created_at <= now,
-            )
-        )
-        or 0
+    batches = _count(
+        BehavioralSample,
+        BehavioralSample.session_id == session.id,
+        BehavioralSample.created_at > now - timedelta(minutes=1),
+        BehavioralSample.created_at <= now,
     )
     excess = max(0, batches - VELOCITY_BOUND_PER_MINUTE)
     points = VELOCITY_MAX_POINTS * min(1.0, excess / (2 * VELOCITY_BOUND_PER_MINUTE))
