@@ -162,6 +162,19 @@ def app(base_config: dict[str, Any]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -17,18 +14,6 @@ from app.services.risk.assessments import AssessmentWriter, purge_old_assessment
 from app.services.risk.engine import assess
 from tests.conftest import count, make_user
 from tests.risk_support import assessment_for, attempts, daily_at, device_row, session_row
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_batch_writer_on_postgres(app: Flask, statements: list[str]) -> None:

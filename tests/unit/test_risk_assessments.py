@@ -39,19 +39,6 @@ def raw(app: Flask) -> Iterator[redis.Redis]:
     yield from emptied_cache(app)
 
 
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _writes(statements: list[str], table: str) -> list[str]:
     return [s for s in statements if s.startswith(("INSERT", "UPDATE")) and table in s]
 
